@@ -1,0 +1,354 @@
+#include "dc_redis.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* hiredis's libuv adapter defines static functions: it is included here and nowhere else. */
+#include <hiredis/adapters/libuv.h>
+
+#include "dc_internal.h"
+
+/* hiredis's pub/sub routing reads our reply objects as redisReply: the layouts must agree. */
+_Static_assert(sizeof(dc_reply_t) == sizeof(redisReply), "dc_reply_t must match redisReply");
+_Static_assert(offsetof(dc_reply_t, type) == offsetof(redisReply, type), "type");
+_Static_assert(offsetof(dc_reply_t, integer) == offsetof(redisReply, integer), "integer");
+_Static_assert(offsetof(dc_reply_t, len) == offsetof(redisReply, len), "len");
+_Static_assert(offsetof(dc_reply_t, str) == offsetof(redisReply, str), "str");
+_Static_assert(offsetof(dc_reply_t, elements) == offsetof(redisReply, elements), "elements");
+_Static_assert(offsetof(dc_reply_t, element) == offsetof(redisReply, element), "element");
+_Static_assert(DC_REPLY_STRING == REDIS_REPLY_STRING && DC_REPLY_ARRAY == REDIS_REPLY_ARRAY &&
+                   DC_REPLY_INTEGER == REDIS_REPLY_INTEGER && DC_REPLY_NIL == REDIS_REPLY_NIL &&
+                   DC_REPLY_STATUS == REDIS_REPLY_STATUS && DC_REPLY_ERROR == REDIS_REPLY_ERROR,
+               "reply type codes");
+
+/* ---- reply arena ----
+ *
+ * hiredis builds one reply at a time and hands it to exactly one callback, after which it calls
+ * freeObject on the root. So every object of a reply can come from a bump arena that freeObject
+ * rewinds. The first chunk is kept across replies; a reply larger than it spills into overflow
+ * chunks, which are freed at the rewind, and the kept chunk grows to the size that reply needed
+ * (up to ARENA_MAX_KEPT) so that a steady stream of such replies stops allocating too. */
+
+enum { ARENA_INITIAL = 16 * 1024, ARENA_MAX_KEPT = 1024 * 1024, ARENA_ALIGN = 16 };
+
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t capacity;
+    size_t used;
+    _Alignas(ARENA_ALIGN) char bytes[];
+} arena_chunk;
+
+typedef struct arena {
+    arena_chunk *kept;     /* reused for every reply */
+    arena_chunk *overflow; /* newest first; freed at rewind */
+    size_t peak;           /* bytes the current reply has used so far */
+} arena;
+
+/* Each object starts with this header so that freeObject, which gets only the object, can find
+ * its connection. */
+typedef struct object_header {
+    struct dc_conn *owner;
+    void *unused; /* keeps the object 16-byte aligned */
+} object_header;
+
+struct dc_conn {
+    dc_loop_t *loop;
+    /* The live hiredis context, or NULL while idle. ac->data points back here. */
+    redisAsyncContext *ac;
+    dc_conn_callbacks_t callbacks;
+    void *privdata;
+    uv_timer_t connect_timer;
+    /* > 0 while one of our callbacks into Swift runs (hiredis is inside redisProcessCallbacks). */
+    int callback_depth;
+    /* Set by dc_conn_abort/dc_conn_free around redisAsyncFree so that on_disconnect reports the
+     * abort's reason instead of hiredis's "freed on request" success. */
+    int aborting;
+    int freeing;
+    arena replies;
+    char errstr[160];
+};
+
+static void *arena_alloc(arena *a, size_t size) {
+    size = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    a->peak += size;
+    arena_chunk *chunk = a->overflow ? a->overflow : a->kept;
+    if (chunk != NULL && chunk->capacity - chunk->used >= size) {
+        void *p = chunk->bytes + chunk->used;
+        chunk->used += size;
+        return p;
+    }
+    size_t capacity = ARENA_INITIAL;
+    while (capacity < size) capacity *= 2;
+    chunk = malloc(sizeof(*chunk) + capacity);
+    if (chunk == NULL) return NULL;
+    chunk->capacity = capacity;
+    chunk->used = size;
+    if (a->kept == NULL) {
+        chunk->next = NULL;
+        a->kept = chunk;
+    } else {
+        chunk->next = a->overflow;
+        a->overflow = chunk;
+    }
+    return chunk->bytes;
+}
+
+static void arena_rewind(arena *a) {
+    int spilled = a->overflow != NULL;
+    while (a->overflow != NULL) {
+        arena_chunk *next = a->overflow->next;
+        free(a->overflow);
+        a->overflow = next;
+    }
+    if (spilled && a->kept != NULL && a->peak <= ARENA_MAX_KEPT) {
+        /* Grow the kept chunk to what this reply needed, so the next such reply fits. */
+        free(a->kept);
+        a->kept = NULL;
+        size_t capacity = ARENA_INITIAL;
+        while (capacity < a->peak) capacity *= 2;
+        arena_chunk *chunk = malloc(sizeof(*chunk) + capacity);
+        if (chunk != NULL) {
+            chunk->next = NULL;
+            chunk->capacity = capacity;
+            a->kept = chunk;
+        }
+    }
+    if (a->kept != NULL) a->kept->used = 0;
+    a->peak = 0;
+}
+
+static void arena_free_all(arena *a) {
+    arena_rewind(a);
+    free(a->kept);
+    a->kept = NULL;
+}
+
+static dc_reply_t *new_object(const redisReadTask *task, size_t extra) {
+    struct dc_conn *conn = task->privdata;
+    object_header *header = arena_alloc(&conn->replies, sizeof(object_header) + sizeof(dc_reply_t) + extra);
+    if (header == NULL) return NULL;
+    header->owner = conn;
+    dc_reply_t *reply = (dc_reply_t *)(header + 1);
+    memset(reply, 0, sizeof(*reply));
+    reply->type = task->type;
+    if (task->parent != NULL) {
+        dc_reply_t *parent = task->parent->obj;
+        parent->element[task->idx] = reply;
+    }
+    return reply;
+}
+
+static void *create_string(const redisReadTask *task, char *str, size_t len) {
+    dc_reply_t *reply = new_object(task, len + 1);
+    if (reply == NULL) return NULL;
+    reply->str = (char *)(reply + 1);
+    memcpy(reply->str, str, len);
+    reply->str[len] = '\0';
+    reply->len = len;
+    return reply;
+}
+
+static void *create_array(const redisReadTask *task, int elements) {
+    size_t count = elements > 0 ? (size_t)elements : 0;
+    dc_reply_t *reply = new_object(task, count * sizeof(dc_reply_t *));
+    if (reply == NULL) return NULL;
+    reply->elements = count;
+    if (count > 0) {
+        reply->element = (dc_reply_t **)(reply + 1);
+        memset(reply->element, 0, count * sizeof(dc_reply_t *));
+    }
+    return reply;
+}
+
+static void *create_integer(const redisReadTask *task, long long value) {
+    dc_reply_t *reply = new_object(task, 0);
+    if (reply != NULL) reply->integer = value;
+    return reply;
+}
+
+static void *create_nil(const redisReadTask *task) { return new_object(task, 0); }
+
+static void free_object(void *object) {
+    /* Called on the root of a reply after its callback (or on a partial reply when the reader
+     * fails): rewinding drops the whole reply at once. */
+    object_header *header = (object_header *)object - 1;
+    arena_rewind(&header->owner->replies);
+}
+
+static redisReplyObjectFunctions arena_reply_functions = {
+    create_string, create_array, create_integer, create_nil, free_object,
+};
+
+/* ---- hiredis callbacks (loop thread) ---- */
+
+static void set_errstr(struct dc_conn *conn, const char *message) {
+    snprintf(conn->errstr, sizeof(conn->errstr), "%s", message ? message : "unknown error");
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *cmd_privdata) {
+    struct dc_conn *conn = ac->data;
+    conn->callback_depth++;
+    conn->callbacks.on_reply(conn->privdata, cmd_privdata, reply);
+    conn->callback_depth--;
+}
+
+static void on_connected(const redisAsyncContext *ac, int status) {
+    struct dc_conn *conn = ac->data;
+    uv_timer_stop(&conn->connect_timer);
+    if (status != REDIS_OK) {
+        /* hiredis frees the context right after this returns. */
+        set_errstr(conn, ac->errstr);
+        conn->ac = NULL;
+        conn->callback_depth++;
+        conn->callbacks.on_connect(conn->privdata, DC_ERR_IO, conn->errstr);
+        conn->callback_depth--;
+        return;
+    }
+    conn->callback_depth++;
+    conn->callbacks.on_connect(conn->privdata, DC_OK, NULL);
+    conn->callback_depth--;
+}
+
+static void on_disconnected(const redisAsyncContext *ac, int status) {
+    struct dc_conn *conn = ac->data;
+    conn->ac = NULL;
+    int result;
+    if (conn->aborting) {
+        result = DC_ERR_IO; /* errstr was set by the abort */
+    } else if (status == REDIS_OK) {
+        result = DC_OK;
+        set_errstr(conn, "disconnected");
+    } else {
+        result = DC_ERR_IO;
+        set_errstr(conn, ac->errstr[0] ? ac->errstr : "connection lost");
+    }
+    conn->callback_depth++;
+    conn->callbacks.on_disconnect(conn->privdata, result, conn->errstr);
+    conn->callback_depth--;
+}
+
+/* Tears the live context down synchronously (we are not inside a hiredis callback, so
+ * redisAsyncFree does not defer). Reports a connect failure itself when the context never
+ * connected, because hiredis then calls neither onConnect nor onDisconnect. */
+static void teardown_context(struct dc_conn *conn, int connect_status, const char *reason) {
+    redisAsyncContext *ac = conn->ac;
+    if (ac == NULL) return;
+    int was_connected = (ac->c.flags & REDIS_CONNECTED) != 0;
+    uv_timer_stop(&conn->connect_timer);
+    set_errstr(conn, reason);
+    conn->aborting = 1;
+    redisAsyncFree(ac);
+    conn->aborting = 0;
+    conn->ac = NULL;
+    if (!was_connected && !conn->freeing) {
+        conn->callback_depth++;
+        conn->callbacks.on_connect(conn->privdata, connect_status, conn->errstr);
+        conn->callback_depth--;
+    }
+}
+
+static void on_connect_timeout(uv_timer_t *timer) {
+    struct dc_conn *conn = timer->data;
+    teardown_context(conn, DC_ERR_TIMEOUT, "connect timed out");
+}
+
+/* ---- public API ---- */
+
+dc_conn_t *dc_conn_create(dc_loop_t *loop, const dc_conn_callbacks_t *callbacks, void *privdata) {
+    struct dc_conn *conn = calloc(1, sizeof(*conn));
+    if (conn == NULL) return NULL;
+    conn->loop = loop;
+    conn->callbacks = *callbacks;
+    conn->privdata = privdata;
+    uv_timer_init(dc_loop_uv(loop), &conn->connect_timer);
+    conn->connect_timer.data = conn;
+    return conn;
+}
+
+int dc_conn_connect(dc_conn_t *conn, const char *host, int port, uint32_t timeout_ms) {
+    if (conn->ac != NULL || conn->freeing) return DC_ERR_INVALID;
+    redisAsyncContext *ac = redisAsyncConnect(host, port);
+    if (ac == NULL) {
+        set_errstr(conn, "out of memory");
+        return DC_ERR_NOMEM;
+    }
+    if (ac->err) {
+        set_errstr(conn, ac->errstr);
+        redisAsyncFree(ac);
+        return DC_ERR_IO;
+    }
+    ac->data = conn;
+    /* Replace the reader's object functions before any byte is read. */
+    ac->c.reader->fn = &arena_reply_functions;
+    ac->c.reader->privdata = conn;
+    if (redisLibuvAttach(ac, dc_loop_uv(conn->loop)) != REDIS_OK) {
+        set_errstr(conn, "cannot attach to the event loop");
+        redisAsyncFree(ac);
+        return DC_ERR_IO;
+    }
+    redisAsyncSetConnectCallback(ac, on_connected);
+    redisAsyncSetDisconnectCallback(ac, on_disconnected);
+    conn->ac = ac;
+    if (timeout_ms > 0) uv_timer_start(&conn->connect_timer, on_connect_timeout, timeout_ms, 0);
+    return DC_OK;
+}
+
+int dc_conn_send(dc_conn_t *conn, const char *command, size_t length, void *cmd_privdata) {
+    if (conn->ac == NULL) return DC_ERR_CLOSED;
+    if (redisAsyncFormattedCommand(conn->ac, on_reply, cmd_privdata, command, length) != REDIS_OK) {
+        return DC_ERR_CLOSED;
+    }
+    return DC_OK;
+}
+
+void dc_conn_flush(dc_conn_t *conn) {
+    redisAsyncContext *ac = conn->ac;
+    if (ac == NULL || !(ac->c.flags & REDIS_CONNECTED) || sdslen(ac->c.obuf) == 0) return;
+    /* Writing now, rather than waiting for the adapter's POLLOUT event, saves a loop turn per
+     * batch; whatever the socket does not take is finished on POLLOUT as usual. */
+    redisAsyncHandleWrite(ac);
+}
+
+size_t dc_conn_pending_output(const dc_conn_t *conn) {
+    return conn->ac != NULL ? sdslen(conn->ac->c.obuf) : 0;
+}
+
+int dc_conn_is_connected(const dc_conn_t *conn) {
+    return conn->ac != NULL && (conn->ac->c.flags & REDIS_CONNECTED) != 0;
+}
+
+void dc_conn_disconnect(dc_conn_t *conn) {
+    if (conn->ac != NULL) redisAsyncDisconnect(conn->ac);
+}
+
+void dc_conn_abort(dc_conn_t *conn, const char *reason) {
+    if (conn->callback_depth > 0) {
+        /* hiredis would defer the free past our return; refuse rather than break the contract
+         * that everything is reported before this returns. */
+        set_errstr(conn, "dc_conn_abort called from a callback");
+        return;
+    }
+    teardown_context(conn, DC_ERR_IO, reason);
+}
+
+static void on_conn_timer_closed(uv_handle_t *handle) {
+    struct dc_conn *conn = handle->data;
+    arena_free_all(&conn->replies);
+    free(conn);
+}
+
+void dc_conn_free(dc_conn_t *conn) {
+    if (conn == NULL) return;
+    conn->freeing = 1;
+    teardown_context(conn, DC_ERR_CLOSED, "connection freed");
+    /* The timer's close callback runs later in this loop turn, after hiredis is done with the
+     * context; the connection's memory goes with it. */
+    uv_close((uv_handle_t *)&conn->connect_timer, on_conn_timer_closed);
+}
+
+const char *dc_conn_errstr(const dc_conn_t *conn) { return conn->errstr; }

@@ -1,0 +1,47 @@
+# The two commands of the README, and the developer targets around them.
+#   make demo   installs what is missing, builds, runs several cache instances in sync on a
+#               throwaway redis-server (started and stopped by the demo itself)
+#   make test   the same set-up, then every test, including those against a real Redis
+SHELL := /bin/bash
+SWIFT ?= swift
+
+.PHONY: demo test deps build release tsan benchmarks benchmarks-build examples-build perf clean
+
+deps:
+	@scripts/install-deps
+
+demo: deps
+	$(SWIFT) build -c release --product dcache
+	scripts/with-redis-cleanup .build/release/dcache demo
+
+test: deps
+	scripts/with-redis-cleanup $(SWIFT) test
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# ThreadSanitizer over the concurrency tests. jemalloc is left out: TSan brings its own malloc.
+tsan: deps
+	DCACHE_NO_JEMALLOC=1 scripts/with-redis-cleanup $(SWIFT) test --sanitize=thread \
+		--scratch-path .build-tsan $(TSAN_FILTER)
+
+# The benchmark package lives in Benchmarks/ with its own Package.swift (so that users of the
+# library never resolve package-benchmark). CI builds it; running it is for people and perf/.
+benchmarks-build: deps
+	cd Benchmarks && $(SWIFT) build -c release
+
+benchmarks: deps
+	cd Benchmarks && ../scripts/with-redis-cleanup $(SWIFT) package \
+		--allow-writing-to-package-directory benchmark
+
+examples-build: deps
+	cd Examples && $(SWIFT) build
+
+perf: deps
+	perf/report
+
+clean:
+	rm -rf .build .build-* Benchmarks/.build Examples/.build

@@ -1,0 +1,133 @@
+// swift-tools-version: 6.1
+//
+// swift-distributed-cache: a nanosecond-fast local cache per instance, kept in step across
+// instances through Redis. The layers (see README.md, "Architecture") are one module each:
+//
+//   DistributedCache   public API (SyncedCache), options, marshalling, sync protocol
+//   LocalStore         sharded lock-striped table, eviction policies, expiry, metrics
+//   RedisTransport     libuv loop thread, hiredis async connections, pub/sub, reconnect
+//   CSupport (C)       the shim over hiredis, libuv, jemalloc and msgpack-c
+//
+import PackageDescription
+
+import class Foundation.ProcessInfo
+
+// jemalloc is the process allocator of everything that links CSupport (see README.md,
+// "Memory"). ThreadSanitizer brings its own malloc interceptors, which do not mix with a second
+// malloc implementation, so `make tsan` builds with DCACHE_NO_JEMALLOC=1: the shim then falls back
+// to the C library's allocator and the allocation-counting tests skip themselves.
+let useJemalloc = ProcessInfo.processInfo.environment["DCACHE_NO_JEMALLOC"] == nil
+
+var cSupportLinker: [LinkerSetting] = [
+    .linkedLibrary("hiredis"),
+    .linkedLibrary("uv"),
+    .linkedLibrary("msgpackc"),
+]
+var cSupportC: [CSetting] = [
+    .unsafeFlags(["-O2", "-fno-strict-aliasing"])
+]
+if useJemalloc {
+    // Listed before libc on the link line, so its malloc/free bind first for the whole process.
+    cSupportLinker.insert(.linkedLibrary("jemalloc"), at: 0)
+    cSupportC.append(.define("DC_HAVE_JEMALLOC", to: "1"))
+}
+
+/// Invariant checkers (`_checkInvariants()`) are compiled into debug builds only.
+let internalChecks: [SwiftSetting] = [
+    .define("DCACHE_INTERNAL_CHECKS", .when(configuration: .debug))
+]
+
+let package = Package(
+    name: "swift-distributed-cache",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "DistributedCache", targets: ["DistributedCache"]),
+        .library(name: "LocalStore", targets: ["LocalStore"]),
+        .library(name: "RedisTransport", targets: ["RedisTransport"]),
+        .library(name: "EmbeddedRedis", targets: ["EmbeddedRedis"]),
+        .executable(name: "dcache", targets: ["dcache"]),
+        .executable(name: "hitratio", targets: ["hitratio"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "CSupport",
+            path: "CSupport",
+            cSettings: cSupportC,
+            linkerSettings: cSupportLinker
+        ),
+        .target(
+            name: "LocalStore",
+            dependencies: [
+                "CSupport",
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: internalChecks
+        ),
+        .target(
+            name: "RedisTransport",
+            dependencies: [
+                "CSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: internalChecks
+        ),
+        .target(
+            name: "DistributedCache",
+            dependencies: [
+                "CSupport",
+                "LocalStore",
+                "RedisTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: internalChecks
+        ),
+        .target(name: "EmbeddedRedis"),
+        .executableTarget(
+            name: "dcache",
+            dependencies: [
+                "DistributedCache",
+                "EmbeddedRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "hitratio",
+            dependencies: [
+                "LocalStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Tests mirror Sources; TestSupport holds the RedisServer fixture they share.
+        .target(name: "TestSupport", dependencies: ["EmbeddedRedis"], path: "Tests/TestSupport"),
+        .testTarget(
+            name: "LocalStoreTests",
+            dependencies: ["LocalStore", "CSupport"],
+            swiftSettings: internalChecks
+        ),
+        .testTarget(
+            name: "RedisTransportTests",
+            dependencies: ["RedisTransport", "TestSupport", "CSupport"]
+        ),
+        .testTarget(
+            name: "DistributedCacheTests",
+            dependencies: ["DistributedCache", "TestSupport", "RedisTransport"]
+        ),
+        .testTarget(
+            name: "DCacheToolTests",
+            dependencies: ["TestSupport", "dcache"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

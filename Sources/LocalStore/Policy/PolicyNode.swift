@@ -1,0 +1,94 @@
+// PolicyNode: the part of a cache entry that the eviction and expiry policies own.
+//
+// Design note. As in Caffeine, storage and policy are separate: the sharded table maps keys to
+// entries and serves reads without locks; the policy decides which entries stay, under one policy
+// lock, from a stream of events (insert, access, replace, remove) that the table hands it in
+// batches. An entry is a `StoreEntry<Value>`, a subclass of this class, so the policy code is
+// compiled once, without generics, and links entries intrusively (no side allocation per entry,
+// no hashing on the policy's path).
+//
+// Links are `unowned(unsafe)`: a node is linked only while the table holds a strong reference to
+// its entry, or while the thread that removed it from the table still holds one (it unlinks the
+// node before letting go). So a linked node is always alive, and the links cost no reference
+// counting. The invariant is checked by `_checkInvariants()` in debug builds.
+//
+// Concurrency contract:
+//   - `let` properties are immutable after init and may be read from any thread (readers check
+//     `expiresAt` without a lock);
+//   - every `var` is guarded by the owning cache's policy lock.
+
+/// Which list of the eviction policy a node is on.
+enum PolicyQueue: UInt8 {
+    /// Not on any list (new, or removed).
+    case none
+    /// W-TinyLFU's admission window (an LRU list).
+    case window
+    /// W-TinyLFU's main space, probation segment.
+    case probation
+    /// W-TinyLFU's main space, protected segment.
+    case protected
+    /// The single list of the LRU policy.
+    case lru
+}
+
+/// Where a node is in its life, as the policy sees it.
+enum PolicyNodeState: UInt8 {
+    /// Inserted in the table; the policy has not seen its insert yet.
+    case pending
+    /// On a policy list.
+    case linked
+    /// Removed. A later insert or access event for it must be ignored: the table has moved on.
+    case dead
+}
+
+/// The policy's view of one cache entry. See the design note at the top of this file.
+class PolicyNode {
+    /// The key's 64-bit hash (seeded per cache). The frequency sketch and the read buffers use it.
+    let keyHash: UInt64
+    /// The entry's weight ("cost"): its share of the cache's maximum weight. At least 1.
+    let weight: UInt32
+    /// Monotonic deadline in nanoseconds (see `dc_clock_now_ns`), or `Int64.max` for no expiry.
+    let expiresAt: Int64
+
+    /// The list this node is on. Guarded by the policy lock.
+    var queue: PolicyQueue = .none
+    /// Guarded by the policy lock.
+    var state: PolicyNodeState = .pending
+    /// Access-order links (window, probation, protected or LRU list). Guarded by the policy lock.
+    unowned(unsafe) var previous: PolicyNode?
+    unowned(unsafe) var next: PolicyNode?
+    /// Timer-wheel links, used only when `expiresAt != Int64.max`. Guarded by the policy lock.
+    unowned(unsafe) var previousInTime: PolicyNode?
+    unowned(unsafe) var nextInTime: PolicyNode?
+
+    init(keyHash: UInt64, weight: UInt32, expiresAt: Int64) {
+        self.keyHash = keyHash
+        self.weight = max(weight, 1)
+        self.expiresAt = expiresAt
+    }
+
+    /// True when the node carries a deadline.
+    @inline(__always)
+    var expires: Bool { expiresAt != Int64.max }
+}
+
+/// Why an entry left the cache. Each cause has its own counter in the cache's metrics.
+public enum RemovalCause: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Evicted by the policy to stay within the maximum weight (including admission rejections).
+    case size
+    /// Its time to live ran out.
+    case expired
+    /// Removed by the caller: delete, clear, or replaced by a newer value.
+    case explicit
+    /// Replaced by a set of the same key.
+    case replaced
+
+    public var description: String {
+        switch self {
+        case .size: return "size"
+        case .expired: return "expired"
+        case .explicit: return "explicit"
+        case .replaced: return "replaced"
+        }
+    }
+}
