@@ -23,9 +23,7 @@ var cSupportLinker: [LinkerSetting] = [
     .linkedLibrary("uv"),
     .linkedLibrary("msgpackc"),
 ]
-var cSupportC: [CSetting] = [
-    .unsafeFlags(["-O2", "-fno-strict-aliasing"])
-]
+var cSupportC: [CSetting] = []
 if useJemalloc {
     // Listed before libc on the link line, so its malloc/free bind first for the whole process.
     cSupportLinker.insert(.linkedLibrary("jemalloc"), at: 0)

@@ -82,8 +82,11 @@ static void loop_thread_main(void *arg) {
     current_loop = loop;
     loop->thread_id = uv_thread_self();
     uv_run(&loop->uv, UV_RUN_DEFAULT);
+    if (loop->hooks.on_stopped) loop->hooks.on_stopped(loop->privdata);
     current_loop = NULL;
 }
+
+void dc_loop_set_privdata(dc_loop_t *loop, void *privdata) { loop->privdata = privdata; }
 
 int dc_loop_start(dc_loop_t *loop) {
     if (loop->thread_started) return DC_ERR_INVALID;
@@ -173,6 +176,8 @@ dc_timer_t *dc_timer_create(dc_loop_t *loop, dc_loop_fn fn, void *privdata) {
     timer->privdata = privdata;
     return timer;
 }
+
+void dc_timer_set_privdata(dc_timer_t *timer, void *privdata) { timer->privdata = privdata; }
 
 int dc_timer_start(dc_timer_t *timer, uint64_t timeout_ms, uint64_t repeat_ms) {
     return uv_timer_start(&timer->uv, on_timer, timeout_ms, repeat_ms) == 0 ? DC_OK : DC_ERR_INVALID;

@@ -171,7 +171,12 @@ static void *create_integer(const redisReadTask *task, long long value) {
     return reply;
 }
 
-static void *create_nil(const redisReadTask *task) { return new_object(task, 0); }
+static void *create_nil(const redisReadTask *task) {
+    /* The task's type is that of the bulk or multi-bulk header ($-1 / *-1), not NIL. */
+    dc_reply_t *reply = new_object(task, 0);
+    if (reply != NULL) reply->type = DC_REPLY_NIL;
+    return reply;
+}
 
 static void free_object(void *object) {
     /* Called on the root of a reply after its callback (or on a partial reply when the reader
@@ -183,6 +188,35 @@ static void free_object(void *object) {
 static redisReplyObjectFunctions arena_reply_functions = {
     create_string, create_array, create_integer, create_nil, free_object,
 };
+
+/* ---- adapter fix-up ----
+ *
+ * hiredis 0.14's libuv adapter returns early from its poll callback when libuv reports an error
+ * status, without telling hiredis. A refused connect or a reset socket then goes unnoticed until
+ * some timeout. We keep the adapter (attach, bookkeeping, cleanup) but re-start its poll handle
+ * with this callback after each of its event changes; on an error status it lets hiredis look at
+ * the socket itself (connect: SO_ERROR via HandleWrite; established: the failing read). This can
+ * go once Debian ships a hiredis whose adapter handles poll errors (1.0 does). */
+
+static void poll_with_errors(uv_poll_t *handle, int status, int events) {
+    redisLibuvEvents *p = (redisLibuvEvents *)handle->data;
+    if (p->context == NULL) return;
+    if (status != 0) {
+        events = (p->context->c.flags & REDIS_CONNECTED) ? UV_READABLE : UV_WRITABLE;
+    }
+    if (p->context != NULL && (events & UV_READABLE)) redisAsyncHandleRead(p->context);
+    if (p->context != NULL && (events & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
+}
+
+static void repoll(void *privdata) {
+    redisLibuvEvents *p = (redisLibuvEvents *)privdata;
+    if (p->events) uv_poll_start(&p->handle, p->events, poll_with_errors);
+}
+
+static void add_read(void *privdata) { redisLibuvAddRead(privdata); repoll(privdata); }
+static void del_read(void *privdata) { redisLibuvDelRead(privdata); repoll(privdata); }
+static void add_write(void *privdata) { redisLibuvAddWrite(privdata); repoll(privdata); }
+static void del_write(void *privdata) { redisLibuvDelWrite(privdata); repoll(privdata); }
 
 /* ---- hiredis callbacks (loop thread) ---- */
 
@@ -291,6 +325,10 @@ int dc_conn_connect(dc_conn_t *conn, const char *host, int port, uint32_t timeou
         redisAsyncFree(ac);
         return DC_ERR_IO;
     }
+    ac->ev.addRead = add_read;
+    ac->ev.delRead = del_read;
+    ac->ev.addWrite = add_write;
+    ac->ev.delWrite = del_write;
     redisAsyncSetConnectCallback(ac, on_connected);
     redisAsyncSetDisconnectCallback(ac, on_disconnected);
     conn->ac = ac;

@@ -36,12 +36,18 @@ typedef struct dc_loop_hooks {
     dc_loop_fn on_wakeup;
     /* Once per loop turn, after all I/O callbacks of that turn. */
     dc_loop_fn on_turn_end;
+    /* Once, on the loop thread, after uv_run returned: the thread's last call into its owner. */
+    dc_loop_fn on_stopped;
 } dc_loop_hooks_t;
 
 /* Creates a loop; the thread is not started yet. `hooks` is copied; `privdata` is borrowed until
  * dc_loop_free and passed to every hook. Returns NULL when memory runs out or libuv fails
  * (`errstr_out`, if not NULL, receives a static message). Any thread. */
 dc_loop_t *dc_loop_create(const dc_loop_hooks_t *hooks, void *privdata, const char **errstr_out);
+
+/* Replaces the `privdata` passed to the hooks. Only before dc_loop_start (the Swift owner can
+ * hand out a pointer to itself only once it is initialized, after dc_loop_create). */
+void dc_loop_set_privdata(dc_loop_t *loop, void *privdata);
 
 /* Starts the loop thread. Any thread; once. */
 int dc_loop_start(dc_loop_t *loop);
@@ -78,6 +84,9 @@ typedef struct dc_timer dc_timer_t;
 /* Creates a stopped timer. `privdata` is borrowed until dc_timer_close. Loop thread only.
  * Returns NULL when memory runs out. */
 dc_timer_t *dc_timer_create(dc_loop_t *loop, dc_loop_fn fn, void *privdata);
+
+/* Replaces the timer's `privdata`. Loop thread only. */
+void dc_timer_set_privdata(dc_timer_t *timer, void *privdata);
 
 /* (Re)starts the timer: `fn` runs after `timeout_ms`, then every `repeat_ms` if that is > 0.
  * Loop thread only. */

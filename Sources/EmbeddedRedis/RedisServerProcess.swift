@@ -209,7 +209,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         ]
         if let password = options.password { arguments += ["--requirepass", password] }
         if let user = options.aclUser {
-            arguments += ["--user", "\(user.name) on >\(user.password) ~* &* +@all"]
+            // Each ACL rule is its own argument: redis-server joins them into one `user` directive.
+            arguments += ["--user", user.name, "on", ">\(user.password)", "~*", "&*", "+@all"]
         }
         arguments += options.extraArguments
 

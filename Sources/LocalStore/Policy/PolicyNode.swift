@@ -42,13 +42,14 @@ enum PolicyNodeState: UInt8 {
 }
 
 /// The policy's view of one cache entry. See the design note at the top of this file.
+@usableFromInline
 class PolicyNode {
     /// The key's 64-bit hash (seeded per cache). The frequency sketch and the read buffers use it.
-    let keyHash: UInt64
+    @usableFromInline let keyHash: UInt64
     /// The entry's weight ("cost"): its share of the cache's maximum weight. At least 1.
-    let weight: UInt32
+    @usableFromInline let weight: UInt32
     /// Monotonic deadline in nanoseconds (see `dc_clock_now_ns`), or `Int64.max` for no expiry.
-    let expiresAt: Int64
+    @usableFromInline let expiresAt: Int64
 
     /// The list this node is on. Guarded by the policy lock.
     var queue: PolicyQueue = .none
@@ -61,6 +62,7 @@ class PolicyNode {
     unowned(unsafe) var previousInTime: PolicyNode?
     unowned(unsafe) var nextInTime: PolicyNode?
 
+    @usableFromInline
     init(keyHash: UInt64, weight: UInt32, expiresAt: Int64) {
         self.keyHash = keyHash
         self.weight = max(weight, 1)
@@ -68,7 +70,7 @@ class PolicyNode {
     }
 
     /// True when the node carries a deadline.
-    @inline(__always)
+    @inlinable
     var expires: Bool { expiresAt != Int64.max }
 }
 

@@ -1,0 +1,147 @@
+// PendingCommand: one command from submission to completion, in a single allocation.
+//
+// The encoded RESP bytes are tail-allocated in the object (ManagedBuffer), so a command costs one
+// allocation on our side; hiredis adds one for its callback record. The object travels:
+// caller -> (inbox, if the caller is not on the loop) -> connection's `waiting` or `pending`
+// queue -> hiredis (as a retained privdata pointer) -> reply callback -> completion.
+//
+// Concurrency contract: the caller initializes the header (including `completion`) before
+// submitting; from submission on, every field is read and written only on the loop thread. The
+// submission itself (a mutex-protected inbox, or a direct call on the loop thread) is the
+// hand-over point. Completion happens exactly once: by the reply, a NULL reply (connection lost),
+// the timeout scan, a cancellation, or a refusal at submission; later attempts are ignored.
+
+/// How a command reports its result.
+enum CommandCompletion {
+    case none
+    /// A waiting task (resumed on whichever executor it prefers).
+    case continuation(UnsafeContinuation<RESPValue, any Error>)
+    /// Internal commands (handshake, subscriptions): called on the loop thread.
+    case callback((Result<RESPValue, RedisError>) -> Void)
+}
+
+/// The state of a command, kept in its object's header.
+struct PendingCommandHeader {
+    /// Length of the encoded command in the tail bytes.
+    var length: Int
+    /// The command's time limit in milliseconds.
+    var timeoutMilliseconds: UInt64
+    /// Loop time (ms) after which the command fails with `.timeout`; set at submission.
+    var deadline: UInt64 = 0
+    var completion: CommandCompletion
+    /// Set when the loop has taken the command in (after that, cancellation completes it).
+    var submitted = false
+    var completed = false
+    /// A cancellation arrived before the submission did.
+    var cancelRequested = false
+    /// Return `-ERR` replies as `.error` values instead of failing with `.server`.
+    var returnsErrorReplies = false
+    /// The connection it was submitted to (unretained: connections outlive their commands).
+    var connection: Unmanaged<RedisConnection>?
+}
+
+/// A command with its encoded bytes. See the design note above.
+///
+/// Not `Sendable` (ManagedBuffer subclasses cannot be): it crosses threads only through the
+/// loop's inbox, and through `RedisClient.UncheckedCommand` for cancellation.
+final class PendingCommand: ManagedBuffer<PendingCommandHeader, UInt8> {
+
+    /// Encodes `arguments` (command name first) into a new command.
+    /// - Throws: ``RedisError/valueTooLarge(size:limit:)`` if an argument exceeds `limit`, or
+    ///   ``RedisError/invalidArgument(_:)`` for an empty command. Nothing is allocated then.
+    static func make<each Argument: RESPArgument>(
+        _ arguments: repeat each Argument, limit: Int, timeout: Duration
+    ) throws(RedisError) -> PendingCommand {
+        var measure = RESPWriter()
+        var count = 0
+        var largest = 0
+        for _ in repeat each arguments { count += 1 }
+        measure.arrayHeader(count)
+        for argument in repeat each arguments {
+            argument.withArgumentBytes { bytes in
+                largest = max(largest, bytes.count)
+                measure.bulk(bytes)
+            }
+        }
+        guard count > 0 else { throw .invalidArgument("a command needs at least its name") }
+        guard largest <= limit else { throw .valueTooLarge(size: largest, limit: limit) }
+        let command = allocate(length: measure.count, timeout: timeout)
+        command.withUnsafeMutablePointerToElements { base in
+            var writer = RESPWriter(into: base)
+            writer.arrayHeader(count)
+            for argument in repeat each arguments {
+                argument.withArgumentBytes { writer.bulk($0) }
+            }
+        }
+        return command
+    }
+
+    /// Encodes a command given as an array of arguments (command name first).
+    static func make(arguments: [any RESPArgument], limit: Int, timeout: Duration) throws(RedisError) -> PendingCommand {
+        guard !arguments.isEmpty else { throw .invalidArgument("a command needs at least its name") }
+        var measure = RESPWriter()
+        var largest = 0
+        measure.arrayHeader(arguments.count)
+        for argument in arguments {
+            argument.withArgumentBytes { bytes in
+                largest = max(largest, bytes.count)
+                measure.bulk(bytes)
+            }
+        }
+        guard largest <= limit else { throw .valueTooLarge(size: largest, limit: limit) }
+        let command = allocate(length: measure.count, timeout: timeout)
+        command.withUnsafeMutablePointerToElements { base in
+            var writer = RESPWriter(into: base)
+            writer.arrayHeader(arguments.count)
+            for argument in arguments { argument.withArgumentBytes { writer.bulk($0) } }
+        }
+        return command
+    }
+
+    private static func allocate(length: Int, timeout: Duration) -> PendingCommand {
+        let buffer = PendingCommand.create(minimumCapacity: length) { _ in
+            PendingCommandHeader(
+                length: length, timeoutMilliseconds: max(timeout.roundedUpMilliseconds, 1), completion: .none)
+        }
+        return unsafeDowncast(buffer, to: PendingCommand.self)
+    }
+
+    /// Calls `body` with the encoded bytes.
+    func withEncodedBytes<Result>(_ body: (UnsafePointer<CChar>, Int) -> Result) -> Result {
+        let length = header.length
+        return withUnsafeMutablePointerToElements { base in
+            base.withMemoryRebound(to: CChar.self, capacity: length) { body($0, length) }
+        }
+    }
+
+    /// Completes the command once; later calls do nothing. Loop thread (or the submitting thread
+    /// before submission).
+    func complete(_ result: Result<RESPValue, RedisError>) {
+        guard !header.completed else { return }
+        header.completed = true
+        let completion = header.completion
+        header.completion = .none
+        switch completion {
+        case .none: break
+        case .continuation(let continuation): continuation.resume(with: result.mapError { $0 as any Error })
+        case .callback(let callback): callback(result)
+        }
+    }
+
+    /// Completes the command with `CancellationError`. Loop thread.
+    func cancel() {
+        guard !header.completed else { return }
+        guard header.submitted else {
+            header.cancelRequested = true
+            return
+        }
+        header.completed = true
+        let completion = header.completion
+        header.completion = .none
+        switch completion {
+        case .none: break
+        case .continuation(let continuation): continuation.resume(throwing: CancellationError())
+        case .callback(let callback): callback(.failure(.closed))
+        }
+    }
+}

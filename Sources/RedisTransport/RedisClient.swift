@@ -1,0 +1,217 @@
+// RedisClient: the public face of the command connections.
+//
+// Callers on any thread or task submit commands; a command is encoded on the caller's thread,
+// handed to the loop (directly when the caller already runs there, else through the loop's
+// inbox and one wake-up), appended to the connection's output buffer, and written at the end of
+// the loop turn together with every other command of that turn: concurrent callers share one
+// pipelined connection automatically. The reply resumes the caller's continuation on the loop
+// thread; a caller that prefers the loop as its executor continues right there.
+
+import CSupport
+import Synchronization
+
+/// A Redis client: pipelined command connections on an event-loop thread.
+///
+/// Thread-safe (`Sendable`): commands may be sent from any number of tasks concurrently. Create
+/// it, ``connect()``, use it, ``close()``. For the lowest latency, run Redis-heavy tasks on
+/// ``eventLoop`` with `withTaskExecutorPreference(client.eventLoop) { ... }`: replies then
+/// resume them without a thread hop.
+public final class RedisClient: @unchecked Sendable {
+    // @unchecked Sendable: `connections` are loop-confined objects that this class only hands to
+    // the loop; the mutable client state is in Mutexes and Atomics.
+
+    /// The settings in force (credentials and database may change through ``auth(username:password:)``
+    /// and ``select(database:)``).
+    public var configuration: RedisConfiguration { settings.withLock { $0 } }
+    /// The loop thread the connections live on.
+    public let eventLoop: EventLoop
+
+    private let settings: Mutex<RedisConfiguration>
+    private let ownsEventLoop: Bool
+    let connections: [RedisConnection]
+    private let nextConnection = Atomic<Int>(0)
+    let observers = StateObservers()
+    /// Script source -> SHA1 from SCRIPT LOAD.
+    let scriptHashes = Mutex<[String: String]>([:])
+
+    /// Creates a client. No connection is made until ``connect()``.
+    /// - Parameters:
+    ///   - configuration: server, credentials, limits.
+    ///   - eventLoop: a loop to share with other clients; nil starts one owned by this client
+    ///     (and stopped by ``close()``).
+    /// - Throws: ``RedisError/invalidArgument(_:)`` for a bad setting, or
+    ///   ``RedisError/eventLoopFailed(_:)``.
+    public init(configuration: RedisConfiguration, eventLoop: EventLoop? = nil) throws(RedisError) {
+        try configuration.validate()
+        self.settings = Mutex(configuration)
+        if let eventLoop {
+            self.eventLoop = eventLoop
+            self.ownsEventLoop = false
+        } else {
+            self.eventLoop = try EventLoop(name: "redis-\(configuration.host):\(configuration.port)")
+            self.ownsEventLoop = true
+        }
+        self.connections = (0..<configuration.connectionCount).map { [eventLoop = self.eventLoop] _ in
+            RedisConnection(loop: eventLoop, configuration: configuration, isSubscriber: false)
+        }
+        let observers = self.observers
+        self.eventLoop.execute { [connections] in
+            for connection in connections { connection.delegate = observers }
+        }
+    }
+
+    /// Connects every connection and logs in (AUTH, SELECT, CLIENT SETNAME as configured).
+    ///
+    /// After the first success, lost connections are re-established automatically (with
+    /// backoff), and observers see each change.
+    /// - Throws: ``RedisError/connectionRefused(_:)`` when the server cannot be reached,
+    ///   ``RedisError/authenticationFailed(_:)`` when the credentials are refused,
+    ///   ``RedisError/closed`` after ``close()``.
+    public func connect() async throws(RedisError) {
+        let result: Result<Void, RedisError> = await withCheckedContinuation { continuation in
+            eventLoop.execute(
+                { [connections] in
+                var remaining = connections.count
+                var firstError: RedisError?
+                for connection in connections {
+                    connection.start { result in
+                        if case .failure(let error) = result, firstError == nil { firstError = error }
+                        remaining -= 1
+                        if remaining == 0 { continuation.resume(returning: firstError.map { .failure($0) } ?? .success(())) }
+                    }
+                }
+                }, otherwise: { continuation.resume(returning: .failure(.closed)) })
+        }
+        try result.get()
+    }
+
+    /// Closes the connections: commands not yet sent fail with ``RedisError/closed``, sent ones
+    /// still get their replies (within their timeout). Stops the event loop if this client owns
+    /// it. Idempotent. Must not be awaited from a task running on ``eventLoop``.
+    public func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            eventLoop.execute(
+                { [connections] in
+                    var remaining = connections.count
+                    for connection in connections {
+                        connection.close {
+                            remaining -= 1
+                            if remaining == 0 { continuation.resume() }
+                        }
+                    }
+                }, otherwise: { continuation.resume() })
+        }
+        if ownsEventLoop { await eventLoop.shutdown() }
+    }
+
+    // MARK: - Sending
+
+    /// Sends any command, binary-safe.
+    /// - Parameters:
+    ///   - arguments: the command name, then its arguments.
+    ///   - timeout: limit for this command; nil uses ``RedisConfiguration/commandTimeout``.
+    /// - Returns: the reply. Error replies throw ``RedisError/server(_:)``.
+    /// - Throws: ``RedisError``, or `CancellationError` when the task is cancelled first.
+    public func send(_ arguments: [any RESPArgument], timeout: Duration? = nil) async throws -> RESPValue {
+        let settings = configuration
+        let command = try PendingCommand.make(
+            arguments: arguments, limit: settings.maximumArgumentSize, timeout: timeout ?? settings.commandTimeout)
+        return try await execute(command)
+    }
+
+    /// Sends any command: `try await client.send("HSET", "user:1", "name", "Ada")`.
+    public func send(_ command: String, _ arguments: any RESPArgument...) async throws -> RESPValue {
+        try await send([command] + arguments)
+    }
+
+    /// Encodes and sends a command with statically known argument types (no boxing).
+    @usableFromInline
+    func sendCommand<each Argument: RESPArgument>(_ arguments: repeat each Argument) async throws -> RESPValue {
+        let settings = configuration
+        let command = try PendingCommand.make(
+            repeat each arguments, limit: settings.maximumArgumentSize, timeout: settings.commandTimeout)
+        return try await execute(command)
+    }
+
+    /// Submits an encoded command and waits for its completion.
+    func execute(_ command: PendingCommand) async throws -> RESPValue {
+        let index = connections.count == 1 ? 0 : nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count
+        let connection = connections[index]
+        command.header.connection = Unmanaged.passUnretained(connection)
+        let loop = eventLoop
+        // PendingCommand is handed between threads by the loop's protocol (see its contract); the
+        // cancellation job runs on the loop, where all its later accesses happen.
+        let handle = UncheckedCommand(command)
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                command.header.completion = .continuation(continuation)
+                if loop.inEventLoop {
+                    connection.submit(command)
+                } else {
+                    loop.submit(.command(command))
+                }
+            }
+        } onCancel: {
+            loop.execute { handle.command.cancel() }
+        }
+    }
+
+    /// Carries a command into a `@Sendable` closure (ManagedBuffer subclasses cannot be Sendable;
+    /// see PendingCommand's hand-over contract for why this is safe).
+    struct UncheckedCommand: @unchecked Sendable {
+        let command: PendingCommand
+        init(_ command: PendingCommand) { self.command = command }
+    }
+
+    /// Sends the same command on every connection (for connection state such as SELECT).
+    func broadcast(_ arguments: [String]) async throws {
+        let settings = configuration
+        for connection in connections {
+            let command = try PendingCommand.make(
+                arguments: arguments, limit: settings.maximumArgumentSize, timeout: settings.commandTimeout)
+            command.header.connection = Unmanaged.passUnretained(connection)
+            _ = try await withUnsafeThrowingContinuation { continuation in
+                command.header.completion = .continuation(continuation)
+                eventLoop.submit(.command(command))
+            }
+        }
+    }
+
+    /// Updates what connections use when they (re)connect. Loop thread hops inside.
+    func updateSettings(_ change: @escaping @Sendable (inout RedisConfiguration) -> Void) async {
+        let updated = settings.withLock { settings -> RedisConfiguration in
+            change(&settings)
+            return settings
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            eventLoop.execute(
+                { [connections] in
+                    for connection in connections { connection.configuration = updated }
+                    continuation.resume()
+                }, otherwise: { continuation.resume() })
+        }
+    }
+
+    // MARK: - State
+
+    /// The most recent state reported by any connection.
+    public var connectionState: ConnectionState { observers.current }
+
+    /// Calls `handler` on the loop thread at every state change of any connection, until the
+    /// returned token is passed to ``removeStateObserver(_:)``. Keep the handler short: it runs on
+    /// the loop.
+    @discardableResult
+    public func addStateObserver(_ handler: @escaping @Sendable (ConnectionState) -> Void) -> StateObservers.Token {
+        observers.add(handler)
+    }
+
+    /// Stops calling an observer.
+    public func removeStateObserver(_ token: StateObservers.Token) {
+        observers.remove(token)
+    }
+
+    /// State changes as an async sequence (buffering the 64 newest when the consumer lags).
+    public func stateChanges() -> AsyncStream<ConnectionState> {
+        observers.stream()
+    }
+}

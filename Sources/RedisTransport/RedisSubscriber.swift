@@ -1,0 +1,302 @@
+// RedisSubscriber: pub/sub on a connection of its own.
+//
+// A subscribed Redis connection accepts only (P)(UN)SUBSCRIBE (and PING, which hiredis 0.14
+// mishandles), so subscriptions never share the command connections. Messages are decoded on the
+// loop thread and delivered:
+//   - to handlers, called right there on the loop thread: zero thread hops from the socket to the
+//     handler (the cache applies invalidations this way). Handlers must be short and must not
+//     block; they are never dropped from.
+//   - to message streams (AsyncSequence), one hop: a bounded buffer per stream. When a consumer
+//     lags by more than the buffer, the newest messages are dropped and counted, and the stream
+//     yields `.overflow(dropped:)` before the next message it does deliver, so the consumer knows
+//     it missed something (a cache must then resync).
+//
+// After a reconnection the subscriber re-sends SUBSCRIBE/PSUBSCRIBE for everything it had, and
+// reports `.connected` only once Redis has confirmed all of them: an observer that resyncs on
+// `.connected` cannot miss a message published between its resync and the subscription.
+
+import CSupport
+import Synchronization
+
+/// A message received on a subscribed channel.
+public struct RedisPubSubMessage: Sendable, Equatable {
+    /// The channel it was published to.
+    public var channel: String
+    /// The pattern that matched, for pattern subscriptions.
+    public var pattern: String?
+    /// The payload, byte for byte.
+    public var payload: [UInt8]
+
+    /// Creates a message value.
+    public init(channel: String, pattern: String? = nil, payload: [UInt8]) {
+        self.channel = channel
+        self.pattern = pattern
+        self.payload = payload
+    }
+}
+
+/// A pub/sub connection to Redis.
+///
+/// Thread-safe. Create, ``connect()``, ``subscribe(_:)``, consume through
+/// ``addMessageHandler(_:)`` or ``messages(bufferSize:)``, ``close()``.
+public final class RedisSubscriber: @unchecked Sendable {
+    // @unchecked Sendable: `connection` and `loopState` are confined to the loop thread; the
+    // handler registry and counters are Mutex/Atomic.
+
+    /// What a message stream yields.
+    public enum Event: Sendable, Equatable {
+        /// A message.
+        case message(RedisPubSubMessage)
+        /// This many messages were dropped before the next one because the consumer lagged.
+        case overflow(dropped: Int)
+    }
+
+    /// The loop thread the connection lives on.
+    public let eventLoop: EventLoop
+    private let ownsEventLoop: Bool
+    let connection: RedisConnection
+    let observers = StateObservers()
+    private let handlers = Mutex<[Int: @Sendable (RedisPubSubMessage) -> Void]>([:])
+    private let nextHandler = Atomic<Int>(0)
+    private let dropped = Atomic<Int>(0)
+    /// Loop thread.
+    private let loopState: LoopState
+
+    /// Loop-confined state.
+    final class LoopState {
+        var channels = Set<String>()
+        var patterns = Set<String>()
+        /// Confirmations awaited, keyed "subscribe:name", "psubscribe:name", "unsubscribe:name" or
+        /// "punsubscribe:name" (the push's kind and subject); each with the callbacks to run.
+        var awaiting: [String: [() -> Void]] = [:]
+        /// True while re-subscribing after a (re)connection; `.connected` is reported when the
+        /// last confirmation arrives.
+        var restoring = false
+    }
+
+    /// Creates a subscriber. Nothing happens until ``connect()``.
+    /// - Parameters:
+    ///   - configuration: server and credentials (database and connection count are ignored:
+    ///     pub/sub is global to the server, and one connection carries every subscription).
+    ///   - eventLoop: a loop to share; nil starts one owned by this subscriber.
+    /// - Throws: ``RedisError/invalidArgument(_:)`` or ``RedisError/eventLoopFailed(_:)``.
+    public init(configuration: RedisConfiguration, eventLoop: EventLoop? = nil) throws(RedisError) {
+        try configuration.validate()
+        if let eventLoop {
+            self.eventLoop = eventLoop
+            ownsEventLoop = false
+        } else {
+            self.eventLoop = try EventLoop(name: "redis-sub-\(configuration.host):\(configuration.port)")
+            ownsEventLoop = true
+        }
+        connection = RedisConnection(loop: self.eventLoop, configuration: configuration, isSubscriber: true)
+        loopState = LoopState()
+        self.eventLoop.execute { [self] in connection.delegate = self }
+    }
+
+    /// Connects and logs in.
+    /// - Throws: ``RedisError/connectionRefused(_:)``, ``RedisError/authenticationFailed(_:)``.
+    public func connect() async throws(RedisError) {
+        let result: Result<Void, RedisError> = await withCheckedContinuation { continuation in
+            eventLoop.execute(
+                { [connection] in connection.start { continuation.resume(returning: $0) } },
+                otherwise: { continuation.resume(returning: .failure(.closed)) })
+        }
+        try result.get()
+    }
+
+    /// Closes the connection and, if owned, the event loop. Idempotent. Not from a task running
+    /// on ``eventLoop``.
+    public func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            eventLoop.execute(
+                { [connection] in connection.close { continuation.resume() } }, otherwise: { continuation.resume() })
+        }
+        if ownsEventLoop { await eventLoop.shutdown() }
+    }
+
+    // MARK: - Subscriptions
+
+    /// Subscribes to channels and returns once Redis confirmed them. Kept across reconnections.
+    public func subscribe(_ channels: [String]) async throws {
+        try await change("SUBSCRIBE", channels, pattern: false, adding: true)
+    }
+
+    /// Subscribes to glob-style patterns (`cache:*`). Kept across reconnections.
+    public func psubscribe(_ patterns: [String]) async throws {
+        try await change("PSUBSCRIBE", patterns, pattern: true, adding: true)
+    }
+
+    /// Unsubscribes from channels.
+    public func unsubscribe(_ channels: [String]) async throws {
+        try await change("UNSUBSCRIBE", channels, pattern: false, adding: false)
+    }
+
+    /// Unsubscribes from patterns.
+    public func punsubscribe(_ patterns: [String]) async throws {
+        try await change("PUNSUBSCRIBE", patterns, pattern: true, adding: false)
+    }
+
+    private func change(_ verb: String, _ names: [String], pattern: Bool, adding: Bool) async throws {
+        guard !names.isEmpty else { return }
+        let command = try PendingCommand.make(
+            arguments: [verb] + names, limit: connection.configuration.maximumArgumentSize,
+            timeout: connection.configuration.commandTimeout)
+        let handle = RedisClient.UncheckedCommand(command)
+        let result: Result<Void, RedisError> = await withCheckedContinuation { continuation in
+            eventLoop.execute({ [self] in
+                let state = loopState
+                for name in names {
+                    if pattern {
+                        if adding { state.patterns.insert(name) } else { state.patterns.remove(name) }
+                    } else {
+                        if adding { state.channels.insert(name) } else { state.channels.remove(name) }
+                    }
+                }
+                guard connection.state == .ready else {
+                    // Recorded; sent when the connection is (re)established.
+                    return continuation.resume(returning: connection.state == .closed ? .failure(.closed) : .success(()))
+                }
+                var remaining = names.count
+                for name in names {
+                    state.awaiting[verb.lowercased() + ":" + name, default: []].append {
+                        remaining -= 1
+                        if remaining == 0 { continuation.resume(returning: .success(())) }
+                    }
+                }
+                connection.writePush(handle.command)
+            }, otherwise: { continuation.resume(returning: .failure(.closed)) })
+        }
+        try result.get()
+    }
+
+    // MARK: - Delivery
+
+    /// Calls `handler` on the loop thread for every message, until removed. The handler must be
+    /// short and must not block: it delays every other message and reply on this loop.
+    @discardableResult
+    public func addMessageHandler(_ handler: @escaping @Sendable (RedisPubSubMessage) -> Void) -> StateObservers.Token {
+        let id = nextHandler.wrappingAdd(1, ordering: .relaxed).newValue
+        handlers.withLock { $0[id] = handler }
+        return StateObservers.Token(id: id)
+    }
+
+    /// Stops calling a message handler.
+    public func removeMessageHandler(_ token: StateObservers.Token) {
+        _ = handlers.withLock { $0.removeValue(forKey: token.id) }
+    }
+
+    /// Messages as an async sequence, buffering at most `bufferSize` for a slow consumer (see the
+    /// design note on overflow).
+    public func messages(bufferSize: Int = 4_096) -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingOldest(bufferSize))
+        let missed = Mutex(0)
+        let token = addMessageHandler { [weak self] message in
+            let lost = missed.withLock { $0 }
+            if lost > 0 {
+                guard case .enqueued = continuation.yield(.overflow(dropped: lost)) else {
+                    missed.withLock { $0 += 1 }
+                    self?.dropped.wrappingAdd(1, ordering: .relaxed)
+                    return
+                }
+                missed.withLock { $0 = 0 }
+            }
+            if case .dropped = continuation.yield(.message(message)) {
+                missed.withLock { $0 += 1 }
+                self?.dropped.wrappingAdd(1, ordering: .relaxed)
+            }
+        }
+        continuation.onTermination = { [weak self] _ in self?.removeMessageHandler(token) }
+        return stream
+    }
+
+    /// Messages dropped by lagging streams since creation.
+    public var droppedMessageCount: Int { dropped.load(ordering: .relaxed) }
+
+    // MARK: - State
+
+    /// The subscriber's state: `.connected` means connected and every subscription confirmed.
+    public var connectionState: ConnectionState { observers.current }
+
+    /// Calls `handler` on the loop thread at every state change.
+    @discardableResult
+    public func addStateObserver(_ handler: @escaping @Sendable (ConnectionState) -> Void) -> StateObservers.Token {
+        observers.add(handler)
+    }
+
+    /// Stops calling a state observer.
+    public func removeStateObserver(_ token: StateObservers.Token) { observers.remove(token) }
+
+    /// State changes as an async sequence.
+    public func stateChanges() -> AsyncStream<ConnectionState> { observers.stream() }
+}
+
+extension RedisSubscriber: RedisConnectionDelegate {
+    func connectionWillBecomeReady(_ connection: RedisConnection) {
+        let state = loopState
+        state.awaiting.removeAll()
+        let groups: [(verb: String, names: [String])] = [
+            ("SUBSCRIBE", state.channels.sorted()), ("PSUBSCRIBE", state.patterns.sorted()),
+        ]
+        for group in groups where !group.names.isEmpty {
+            guard let command = try? PendingCommand.make(
+                arguments: [group.verb] + group.names, limit: connection.configuration.maximumArgumentSize,
+                timeout: connection.configuration.commandTimeout)
+            else { continue }
+            for name in group.names {
+                state.awaiting[group.verb.lowercased() + ":" + name, default: []].append { [weak self] in
+                    self?.restoredOne()
+                }
+            }
+            connection.writePush(command)
+        }
+        state.restoring = !state.awaiting.isEmpty
+    }
+
+    /// A re-subscription was confirmed; the last one makes the subscriber `.connected`.
+    private func restoredOne() {
+        guard loopState.restoring, loopState.awaiting.isEmpty else { return }
+        loopState.restoring = false
+        observers.publish(.connected)
+    }
+
+    func connection(_ connection: RedisConnection, didChange state: ConnectionState) {
+        // `.connected` waits for the subscriptions' confirmations (restoredOne).
+        if case .connected = state, loopState.restoring { return }
+        observers.publish(state)
+    }
+
+    func connection(_ connection: RedisConnection, didReceivePush reply: UnsafePointer<dc_reply_t>) {
+        let r = reply.pointee
+        guard r.type == DC_REPLY_ARRAY, r.elements >= 3, let kindReply = r.element[0] else { return }
+        let kind = String(decoding: UnsafeRawBufferPointer(start: kindReply.pointee.str, count: kindReply.pointee.len), as: UTF8.self)
+        func text(_ index: Int) -> String {
+            guard let element = r.element[index], element.pointee.type == DC_REPLY_STRING else { return "" }
+            return String(decoding: UnsafeRawBufferPointer(start: element.pointee.str, count: element.pointee.len), as: UTF8.self)
+        }
+        func bytes(_ index: Int) -> [UInt8] {
+            guard let element = r.element[index], element.pointee.len > 0 else { return [] }
+            return Array(UnsafeRawBufferPointer(start: element.pointee.str, count: element.pointee.len))
+        }
+        switch kind {
+        case "message":
+            deliver(RedisPubSubMessage(channel: text(1), payload: bytes(2)))
+        case "pmessage" where r.elements >= 4:
+            deliver(RedisPubSubMessage(channel: text(2), pattern: text(1), payload: bytes(3)))
+        case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
+            let key = kind + ":" + text(1)
+            if var waiters = loopState.awaiting[key], !waiters.isEmpty {
+                let first = waiters.removeFirst()
+                loopState.awaiting[key] = waiters.isEmpty ? nil : waiters
+                first()
+            }
+        default:
+            break
+        }
+    }
+
+    private func deliver(_ message: RedisPubSubMessage) {
+        let current = handlers.withLock { Array($0.values) }
+        for handler in current { handler(message) }
+    }
+}
