@@ -52,6 +52,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .target(
@@ -60,10 +61,13 @@ let package = Package(
             cSettings: cSupportC,
             linkerSettings: cSupportLinker
         ),
+        // One lock type for every module: pthread-based, so ThreadSanitizer sees it (Locked.swift).
+        .target(name: "Locking"),
         .target(
             name: "LocalStore",
             dependencies: [
                 "CSupport",
+                "Locking",
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
             swiftSettings: internalChecks
@@ -72,6 +76,7 @@ let package = Package(
             name: "RedisTransport",
             dependencies: [
                 "CSupport",
+                "Locking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -81,6 +86,7 @@ let package = Package(
             name: "DistributedCache",
             dependencies: [
                 "CSupport",
+                "Locking",
                 "LocalStore",
                 "RedisTransport",
                 .product(name: "Logging", package: "swift-log"),
@@ -97,6 +103,7 @@ let package = Package(
                 "EmbeddedRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(

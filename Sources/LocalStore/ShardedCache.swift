@@ -20,6 +20,7 @@
 
 import Atomics
 import CSupport
+import Locking
 import Synchronization
 
 /// A thread-safe, bounded, in-process cache with lock-free reads: the library's local store.
@@ -50,7 +51,7 @@ public final class ShardedCache<Value: Sendable>: LocalCache, @unchecked Sendabl
     /// Immutable: the coarse clock's resolution in nanoseconds.
     @usableFromInline let coarseClockResolution: Int64
     /// Guards the policy, the timer wheel and the policy-side counters.
-    let policyState: Mutex<PolicyState>
+    let policyState: Locked<PolicyState>
     /// Thread-safe itself.
     let reclaimer: Reclaimer
     /// Set once by `close()`.
@@ -74,7 +75,7 @@ public final class ShardedCache<Value: Sendable>: LocalCache, @unchecked Sendabl
         })
         self.threadBlocks = ThreadBlocks(ringSize: configuration.resolvedReadBufferSize)
         self.coarseClockResolution = dc_clock_coarse_resolution_ns()
-        self.policyState = Mutex(PolicyState(engine: PolicyEngine(configuration: configuration)))
+        self.policyState = Locked(PolicyState(engine: PolicyEngine(configuration: configuration)))
     }
 
     /// Creates a cache with the given policy and capacity, other settings at their defaults.

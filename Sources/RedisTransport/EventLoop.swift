@@ -24,7 +24,7 @@
 
 import CSupport
 import DequeModule
-import Synchronization
+import Locking
 
 /// An event-loop thread running libuv, on which Redis connections live and tasks may run.
 ///
@@ -43,7 +43,7 @@ public final class EventLoop: TaskExecutor, SerialExecutor, @unchecked Sendable 
         case command(PendingCommand)
     }
 
-    private struct Inbox: ~Copyable, @unchecked Sendable {
+    private struct Inbox: @unchecked Sendable {
         // @unchecked: closures and jobs are handed over exactly once, under the mutex.
         var work: [Work] = []
         var stopping = false
@@ -58,7 +58,7 @@ public final class EventLoop: TaskExecutor, SerialExecutor, @unchecked Sendable 
     /// The thread's name, as given to `init`.
     public let name: String
     let handle: OpaquePointer
-    private let inbox = Mutex(Inbox())
+    private let inbox = Locked(Inbox())
     /// Loop thread.
     private var runQueue = Deque<Work>()
     /// Loop thread: called at the end of every turn (connections flush their output here).

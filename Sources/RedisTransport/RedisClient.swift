@@ -8,6 +8,7 @@
 // thread; a caller that prefers the loop as its executor continues right there.
 
 import CSupport
+import Locking
 import Synchronization
 
 /// A Redis client: pipelined command connections on an event-loop thread.
@@ -26,13 +27,13 @@ public final class RedisClient: @unchecked Sendable {
     /// The loop thread the connections live on.
     public let eventLoop: EventLoop
 
-    private let settings: Mutex<RedisConfiguration>
+    private let settings: Locked<RedisConfiguration>
     private let ownsEventLoop: Bool
     let connections: [RedisConnection]
     private let nextConnection = Atomic<Int>(0)
     let observers = StateObservers()
     /// Script source -> SHA1 from SCRIPT LOAD.
-    let scriptHashes = Mutex<[String: String]>([:])
+    let scriptHashes = Locked<[String: String]>([:])
 
     /// Creates a client. No connection is made until ``connect()``.
     /// - Parameters:
@@ -43,7 +44,7 @@ public final class RedisClient: @unchecked Sendable {
     ///   ``RedisError/eventLoopFailed(_:)``.
     public init(configuration: RedisConfiguration, eventLoop: EventLoop? = nil) throws(RedisError) {
         try configuration.validate()
-        self.settings = Mutex(configuration)
+        self.settings = Locked(configuration)
         if let eventLoop {
             self.eventLoop = eventLoop
             self.ownsEventLoop = false

@@ -16,6 +16,7 @@
 // `.connected` cannot miss a message published between its resync and the subscription.
 
 import CSupport
+import Locking
 import Synchronization
 
 /// A message received on a subscribed channel.
@@ -56,7 +57,7 @@ public final class RedisSubscriber: @unchecked Sendable {
     private let ownsEventLoop: Bool
     let connection: RedisConnection
     let observers = StateObservers()
-    private let handlers = Mutex<[Int: @Sendable (RedisPubSubMessage) -> Void]>([:])
+    private let handlers = Locked<[Int: @Sendable (RedisPubSubMessage) -> Void]>([:])
     private let nextHandler = Atomic<Int>(0)
     private let dropped = Atomic<Int>(0)
     /// Loop thread.
@@ -190,7 +191,7 @@ public final class RedisSubscriber: @unchecked Sendable {
     /// design note on overflow).
     public func messages(bufferSize: Int = 4_096) -> AsyncStream<Event> {
         let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingOldest(bufferSize))
-        let missed = Mutex(0)
+        let missed = Locked(0)
         let token = addMessageHandler { [weak self] message in
             let lost = missed.withLock { $0 }
             if lost > 0 {

@@ -1,7 +1,7 @@
 // StateObservers: fan-out of connection state changes to callbacks and async streams.
 
 import CSupport
-import Synchronization
+import Locking
 
 /// The observers of a client's or subscriber's connection state. Thread-safe.
 public final class StateObservers: Sendable {
@@ -10,13 +10,13 @@ public final class StateObservers: Sendable {
         let id: Int
     }
 
-    private struct Registry: ~Copyable {
+    private struct Registry {
         var next = 0
         var handlers: [Int: @Sendable (ConnectionState) -> Void] = [:]
         var current: ConnectionState = .connecting
     }
 
-    private let registry = Mutex(Registry())
+    private let registry = Locked(Registry())
 
     init() {}
 

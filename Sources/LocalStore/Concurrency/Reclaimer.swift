@@ -20,7 +20,7 @@
 // one: sections cover a lookup only) would hold back all reclamation.
 
 import CSupport
-import Synchronization
+import Locking
 
 /// One thing waiting to be freed.
 @usableFromInline
@@ -51,7 +51,7 @@ final class Reclaimer: Sendable {
     /// while holding at most ~6 KB of removed entries between collections.
     static let collectThreshold = 64
 
-    private let pending = Mutex<[Retired]>([])
+    private let pending = Locked<[Retired]>([])
 
     init() {}
 

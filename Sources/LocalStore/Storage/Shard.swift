@@ -17,7 +17,7 @@
 
 import Atomics
 import CSupport
-import Synchronization
+import Locking
 
 @usableFromInline
 final class Shard<Value: Sendable>: @unchecked Sendable {
@@ -26,7 +26,7 @@ final class Shard<Value: Sendable>: @unchecked Sendable {
 
     /// @unchecked Sendable: the table's memory is owned by this shard and touched only under the
     /// mutex that holds this state (readers reach it through `published`, read-only).
-    private struct State: ~Copyable, @unchecked Sendable {
+    private struct State: @unchecked Sendable {
         var table: SlotTable
         var count = 0
         var tombstones = 0
@@ -34,14 +34,14 @@ final class Shard<Value: Sendable>: @unchecked Sendable {
 
     static var initialCapacity: Int { 16 }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// The reader-visible table pointer (one word in the cache's array of shard tables).
     private let published: UnsafeAtomic<UInt>
     private let reclaimer: Reclaimer
 
     init(published: UnsafeMutablePointer<UnsafeAtomic<UInt>.Storage>, reclaimer: Reclaimer) {
         let table = SlotTable.allocate(capacity: Shard.initialCapacity)
-        self.state = Mutex(State(table: table))
+        self.state = Locked(State(table: table))
         self.published = UnsafeAtomic(at: published)
         self.reclaimer = reclaimer
         self.published.store(UInt(bitPattern: table.base), ordering: .releasing)

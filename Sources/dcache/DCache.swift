@@ -1,0 +1,12 @@
+// dcache: run a cache instance from a shell, watch its channel, inspect it, measure it.
+
+import ArgumentParser
+
+@main
+struct DCache: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dcache",
+        abstract: "Drive, watch and measure swift-distributed-cache instances.",
+        subcommands: [Bench.self]
+    )
+}

@@ -1,0 +1,45 @@
+// Latency percentiles from HdrHistogram, printed as a table row or as JSON for perf/ scripts.
+
+import Histogram
+
+/// Latencies in nanoseconds, recorded per operation.
+struct LatencyRecorder: Sendable {
+    var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+
+    mutating func record(nanoseconds: Int64) {
+        _ = histogram.record(UInt64(max(nanoseconds, 1)))
+    }
+
+    mutating func merge(_ other: LatencyRecorder) {
+        histogram.add(other.histogram)
+    }
+
+    /// The figures reported for a run of `count` operations over `seconds`.
+    func summary(operations count: Int, seconds: Double) -> LatencySummary {
+        LatencySummary(
+            operations: count,
+            throughput: Double(count) / seconds,
+            p50: Double(histogram.valueAtPercentile(50)) / 1_000,
+            p99: Double(histogram.valueAtPercentile(99)) / 1_000,
+            p999: Double(histogram.valueAtPercentile(99.9)) / 1_000,
+            max: Double(histogram.max) / 1_000)
+    }
+}
+
+/// Throughput (operations per second) and latency percentiles (microseconds).
+struct LatencySummary: Codable, Sendable {
+    var operations: Int
+    var throughput: Double
+    var p50: Double
+    var p99: Double
+    var p999: Double
+    var max: Double
+
+    var row: String {
+        func f(_ value: Double, _ digits: Int = 1) -> String {
+            let scale = Double([1, 10, 100, 1000][digits])
+            return String(Double((value * scale).rounded()) / scale)
+        }
+        return "\(operations) ops  \(f(throughput / 1_000, 1)) k ops/s  p50 \(f(p50)) µs  p99 \(f(p99)) µs  p99.9 \(f(p999)) µs  max \(f(max)) µs"
+    }
+}
