@@ -69,6 +69,8 @@ struct dc_conn {
      * abort's reason instead of hiredis's "freed on request" success. */
     int aborting;
     int freeing;
+    /* Set while dc_conn_send appends: the write happens in dc_conn_flush, not on POLLOUT. */
+    int deferring_writes;
     arena replies;
     char errstr[160];
 };
@@ -189,14 +191,24 @@ static redisReplyObjectFunctions arena_reply_functions = {
     create_string, create_array, create_integer, create_nil, free_object,
 };
 
-/* ---- adapter fix-up ----
+/* ---- event hooks ----
  *
- * hiredis 0.14's libuv adapter returns early from its poll callback when libuv reports an error
- * status, without telling hiredis. A refused connect or a reset socket then goes unnoticed until
- * some timeout. We keep the adapter (attach, bookkeeping, cleanup) but re-start its poll handle
- * with this callback after each of its event changes; on an error status it lets hiredis look at
- * the socket itself (connect: SO_ERROR via HandleWrite; established: the failing read). This can
- * go once Debian ships a hiredis whose adapter handles poll errors (1.0 does). */
+ * We keep hiredis's libuv adapter for attaching, its bookkeeping struct and its cleanup, but
+ * install our own add/del hooks, for two measured reasons:
+ *
+ * 1. The adapter calls uv_poll_start on every add/del, and libuv 1.44's uv_poll_start first stops
+ *    the watcher, which on Linux issues an immediate EPOLL_CTL_DEL, then re-adds it at the next
+ *    poll (EPOLL_CTL_ADD, EEXIST, EPOLL_CTL_MOD). hiredis asks for write interest on every
+ *    appended command, so a turn of 50 pipelined commands cost ~100 epoll_ctl system calls
+ *    (strace, perf/RESULTS.md). Our hooks track the mask and touch libuv only when it changes.
+ * 2. Commands appended by dc_conn_send are written by dc_conn_flush at the end of the loop turn,
+ *    so no write interest is needed for them (`deferring_writes`); POLLOUT is requested only
+ *    when a flush could not write everything.
+ *
+ * They also fix the adapter's poll callback, which returns early on an error status without
+ * telling hiredis, so a refused connect or a reset socket went unnoticed until a timeout; ours
+ * lets hiredis look at the socket (connect: SO_ERROR via HandleWrite; established: the failing
+ * read). This section can shrink once Debian ships a hiredis (1.0+) whose adapter does both. */
 
 static void poll_with_errors(uv_poll_t *handle, int status, int events) {
     redisLibuvEvents *p = (redisLibuvEvents *)handle->data;
@@ -208,15 +220,37 @@ static void poll_with_errors(uv_poll_t *handle, int status, int events) {
     if (p->context != NULL && (events & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
 }
 
-static void repoll(void *privdata) {
-    redisLibuvEvents *p = (redisLibuvEvents *)privdata;
-    if (p->events) uv_poll_start(&p->handle, p->events, poll_with_errors);
+static void set_poll_events(redisLibuvEvents *p, int events) {
+    if (events == p->events) return;
+    p->events = events;
+    if (events) {
+        uv_poll_start(&p->handle, events, poll_with_errors);
+    } else {
+        uv_poll_stop(&p->handle);
+    }
 }
 
-static void add_read(void *privdata) { redisLibuvAddRead(privdata); repoll(privdata); }
-static void del_read(void *privdata) { redisLibuvDelRead(privdata); repoll(privdata); }
-static void add_write(void *privdata) { redisLibuvAddWrite(privdata); repoll(privdata); }
-static void del_write(void *privdata) { redisLibuvDelWrite(privdata); repoll(privdata); }
+static void add_read(void *privdata) {
+    redisLibuvEvents *p = privdata;
+    set_poll_events(p, p->events | UV_READABLE);
+}
+
+static void del_read(void *privdata) {
+    redisLibuvEvents *p = privdata;
+    set_poll_events(p, p->events & ~UV_READABLE);
+}
+
+static void add_write(void *privdata) {
+    redisLibuvEvents *p = privdata;
+    struct dc_conn *conn = p->context != NULL ? p->context->data : NULL;
+    if (conn != NULL && conn->deferring_writes) return; /* dc_conn_flush will write it */
+    set_poll_events(p, p->events | UV_WRITABLE);
+}
+
+static void del_write(void *privdata) {
+    redisLibuvEvents *p = privdata;
+    set_poll_events(p, p->events & ~UV_WRITABLE);
+}
 
 /* ---- hiredis callbacks (loop thread) ---- */
 
@@ -338,10 +372,10 @@ int dc_conn_connect(dc_conn_t *conn, const char *host, int port, uint32_t timeou
 
 int dc_conn_send(dc_conn_t *conn, const char *command, size_t length, void *cmd_privdata) {
     if (conn->ac == NULL) return DC_ERR_CLOSED;
-    if (redisAsyncFormattedCommand(conn->ac, on_reply, cmd_privdata, command, length) != REDIS_OK) {
-        return DC_ERR_CLOSED;
-    }
-    return DC_OK;
+    conn->deferring_writes = (conn->ac->c.flags & REDIS_CONNECTED) != 0;
+    int status = redisAsyncFormattedCommand(conn->ac, on_reply, cmd_privdata, command, length);
+    conn->deferring_writes = 0;
+    return status == REDIS_OK ? DC_OK : DC_ERR_CLOSED;
 }
 
 void dc_conn_flush(dc_conn_t *conn) {

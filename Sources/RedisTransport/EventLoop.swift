@@ -59,12 +59,14 @@ public final class EventLoop: TaskExecutor, SerialExecutor, @unchecked Sendable 
     public let name: String
     let handle: OpaquePointer
     private let inbox = Locked(Inbox())
-    /// Loop thread.
-    private var runQueue = Deque<Work>()
+    /// Loop thread. (Loop-confined state skips Swift's dynamic exclusivity checks: confinement to
+    /// one thread already guarantees exclusive access, and the checks cost ~20 ns per access on
+    /// the path every command takes.)
+    @exclusivity(unchecked) private var runQueue = Deque<Work>()
     /// Loop thread: called at the end of every turn (connections flush their output here).
-    private var turnEndHandlers: [ObjectIdentifier: () -> Void] = [:]
+    @exclusivity(unchecked) private var turnEndHandlers: [ObjectIdentifier: () -> Void] = [:]
     /// Loop thread: what must be closed before the loop can stop (connections, timers).
-    private var stopHandlers: [ObjectIdentifier: (@escaping () -> Void) -> Void] = [:]
+    @exclusivity(unchecked) private var stopHandlers: [ObjectIdentifier: (@escaping () -> Void) -> Void] = [:]
 
     /// Starts a loop thread.
     /// - Parameter name: a name for logs and debuggers.

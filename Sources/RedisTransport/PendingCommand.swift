@@ -12,6 +12,7 @@
 // the timeout scan, a cancellation, or a refusal at submission; later attempts are ignored.
 
 /// How a command reports its result.
+@usableFromInline
 enum CommandCompletion {
     case none
     /// A waiting task (resumed on whichever executor it prefers).
@@ -21,14 +22,15 @@ enum CommandCompletion {
 }
 
 /// The state of a command, kept in its object's header.
+@usableFromInline
 struct PendingCommandHeader {
     /// Length of the encoded command in the tail bytes.
-    var length: Int
+    @usableFromInline var length: Int
     /// The command's time limit in milliseconds.
-    var timeoutMilliseconds: UInt64
+    @usableFromInline var timeoutMilliseconds: UInt64
     /// Loop time (ms) after which the command fails with `.timeout`; set at submission.
     var deadline: UInt64 = 0
-    var completion: CommandCompletion
+    @usableFromInline var completion: CommandCompletion
     /// Set when the loop has taken the command in (after that, cancellation completes it).
     var submitted = false
     var completed = false
@@ -38,17 +40,26 @@ struct PendingCommandHeader {
     var returnsErrorReplies = false
     /// The connection it was submitted to (unretained: connections outlive their commands).
     var connection: Unmanaged<RedisConnection>?
+
+    @usableFromInline
+    init(length: Int, timeoutMilliseconds: UInt64, completion: CommandCompletion) {
+        self.length = length
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.completion = completion
+    }
 }
 
 /// A command with its encoded bytes. See the design note above.
 ///
 /// Not `Sendable` (ManagedBuffer subclasses cannot be): it crosses threads only through the
 /// loop's inbox, and through `RedisClient.UncheckedCommand` for cancellation.
+@usableFromInline
 final class PendingCommand: ManagedBuffer<PendingCommandHeader, UInt8> {
 
     /// Encodes `arguments` (command name first) into a new command.
     /// - Throws: ``RedisError/valueTooLarge(size:limit:)`` if an argument exceeds `limit`, or
     ///   ``RedisError/invalidArgument(_:)`` for an empty command. Nothing is allocated then.
+    @inlinable
     static func make<each Argument: RESPArgument>(
         _ arguments: repeat each Argument, limit: Int, timeout: Duration
     ) throws(RedisError) -> PendingCommand {
@@ -98,7 +109,8 @@ final class PendingCommand: ManagedBuffer<PendingCommandHeader, UInt8> {
         return command
     }
 
-    private static func allocate(length: Int, timeout: Duration) -> PendingCommand {
+    @usableFromInline
+    static func allocate(length: Int, timeout: Duration) -> PendingCommand {
         let buffer = PendingCommand.create(minimumCapacity: length) { _ in
             PendingCommandHeader(
                 length: length, timeoutMilliseconds: max(timeout.roundedUpMilliseconds, 1), completion: .none)

@@ -95,22 +95,23 @@ extension Double: RESPArgument {
 }
 
 /// Writes RESP into raw memory, or only counts the bytes it would write.
+@usableFromInline
 struct RESPWriter {
-    private let base: UnsafeMutableRawPointer?
-    private(set) var count = 0
+    @usableFromInline let base: UnsafeMutableRawPointer?
+    @usableFromInline var count = 0
 
     /// A writer that only measures.
-    init() { base = nil }
+    @inlinable init() { base = nil }
 
     /// A writer into `base`, which must have room for what a measuring pass counted.
-    init(into base: UnsafeMutableRawPointer) { self.base = base }
+    @inlinable init(into base: UnsafeMutableRawPointer) { self.base = base }
 
-    private mutating func byte(_ value: UInt8) {
+    @inlinable mutating func byte(_ value: UInt8) {
         base?.storeBytes(of: value, toByteOffset: count, as: UInt8.self)
         count += 1
     }
 
-    private mutating func decimal(_ value: Int) {
+    @inlinable mutating func decimal(_ value: Int) {
         // Lengths and counts are non-negative and small; write digits most significant first.
         var divisor = 1
         while divisor <= value / 10 { divisor *= 10 }
@@ -122,20 +123,20 @@ struct RESPWriter {
         } while divisor > 0
     }
 
-    private mutating func crlf() {
+    @inlinable mutating func crlf() {
         byte(13)
         byte(10)
     }
 
     /// `*<count>\r\n`
-    mutating func arrayHeader(_ count: Int) {
+    @inlinable mutating func arrayHeader(_ count: Int) {
         byte(UInt8(ascii: "*"))
         decimal(count)
         crlf()
     }
 
     /// `$<len>\r\n<bytes>\r\n`
-    mutating func bulk(_ bytes: UnsafeRawBufferPointer) {
+    @inlinable mutating func bulk(_ bytes: UnsafeRawBufferPointer) {
         byte(UInt8(ascii: "$"))
         decimal(bytes.count)
         crlf()

@@ -27,7 +27,8 @@ extension RedisClient {
 
     /// `GET key`.
     /// - Returns: the value's bytes, or nil when the key does not exist.
-    public func get(_ key: some RESPArgument) async throws -> [UInt8]? {
+    @inlinable
+    public nonisolated(nonsending) func get(_ key: some RESPArgument) async throws -> [UInt8]? {
         switch try await sendCommand("GET", key) {
         case .bulkString(let bytes): return bytes
         case .null: return nil
@@ -37,8 +38,8 @@ extension RedisClient {
 
     /// `SET key value [EX|PX|KEEPTTL] [NX|XX]`.
     /// - Returns: false when a condition kept the key from being written.
-    @discardableResult
-    public func set(
+    @inlinable @discardableResult
+    public nonisolated(nonsending) func set(
         _ key: some RESPArgument, to value: some RESPArgument, expiration: Expiration? = nil,
         condition: SetCondition = .always
     ) async throws -> Bool {
@@ -71,26 +72,27 @@ extension RedisClient {
     /// `DEL key [key ...]`.
     /// - Returns: the number of keys removed.
     @discardableResult
-    public func del(_ keys: [any RESPArgument]) async throws -> Int {
+    public nonisolated(nonsending) func del(_ keys: [any RESPArgument]) async throws -> Int {
         try await integer(["DEL"] + keys, "DEL")
     }
 
     /// `DEL key`.
     @discardableResult
-    public func del(_ key: some RESPArgument) async throws -> Int {
+    @inlinable
+    public nonisolated(nonsending) func del(_ key: some RESPArgument) async throws -> Int {
         try integer(try await sendCommand("DEL", key), "DEL")
     }
 
     /// `UNLINK key [key ...]`: like DEL, but Redis frees the memory in the background.
     /// - Returns: the number of keys removed.
     @discardableResult
-    public func unlink(_ keys: [any RESPArgument]) async throws -> Int {
+    public nonisolated(nonsending) func unlink(_ keys: [any RESPArgument]) async throws -> Int {
         try await integer(["UNLINK"] + keys, "UNLINK")
     }
 
     /// `MGET key [key ...]`.
     /// - Returns: one entry per key, nil for missing keys.
-    public func mget(_ keys: [any RESPArgument]) async throws -> [[UInt8]?] {
+    public nonisolated(nonsending) func mget(_ keys: [any RESPArgument]) async throws -> [[UInt8]?] {
         guard !keys.isEmpty else { return [] }
         guard case .array(let elements) = try await send(["MGET"] + keys), elements.count == keys.count else {
             throw RedisError.protocolError("MGET replied with the wrong shape")
@@ -105,7 +107,7 @@ extension RedisClient {
     }
 
     /// `MSET key value [key value ...]`.
-    public func mset(_ pairs: [(key: any RESPArgument, value: any RESPArgument)]) async throws {
+    public nonisolated(nonsending) func mset(_ pairs: [(key: any RESPArgument, value: any RESPArgument)]) async throws {
         guard !pairs.isEmpty else { return }
         var arguments: [any RESPArgument] = ["MSET"]
         arguments.reserveCapacity(1 + pairs.count * 2)
@@ -118,20 +120,22 @@ extension RedisClient {
 
     /// `EXISTS key [key ...]`.
     /// - Returns: how many of the keys exist (a key named twice counts twice).
-    public func exists(_ keys: [any RESPArgument]) async throws -> Int {
+    public nonisolated(nonsending) func exists(_ keys: [any RESPArgument]) async throws -> Int {
         try await integer(["EXISTS"] + keys, "EXISTS")
     }
 
     /// `PUBLISH channel message`.
     /// - Returns: the number of subscribers that received the message.
     @discardableResult
-    public func publish(_ message: some RESPArgument, to channel: some RESPArgument) async throws -> Int {
+    @inlinable
+    public nonisolated(nonsending) func publish(_ message: some RESPArgument, to channel: some RESPArgument) async throws -> Int {
         try integer(try await sendCommand("PUBLISH", channel, message), "PUBLISH")
     }
 
     /// `INCR key`.
     /// - Returns: the value after the increment.
-    public func incr(_ key: some RESPArgument) async throws -> Int64 {
+    @inlinable
+    public nonisolated(nonsending) func incr(_ key: some RESPArgument) async throws -> Int64 {
         guard case .integer(let value) = try await sendCommand("INCR", key) else {
             throw RedisError.protocolError("INCR did not reply with an integer")
         }
@@ -140,7 +144,7 @@ extension RedisClient {
 
     /// `PING [message]`.
     /// - Returns: "PONG", or the message echoed.
-    public func ping(_ message: String? = nil) async throws -> String {
+    public nonisolated(nonsending) func ping(_ message: String? = nil) async throws -> String {
         let reply: RESPValue
         if let message {
             reply = try await sendCommand("PING", message)
@@ -153,7 +157,7 @@ extension RedisClient {
 
     /// `SCAN cursor [MATCH pattern] [COUNT count]`: one step of an incremental key iteration.
     /// - Returns: the next cursor (0 when the iteration is complete) and this step's keys.
-    public func scan(cursor: UInt64, match pattern: String? = nil, count: Int? = nil) async throws -> (
+    public nonisolated(nonsending) func scan(cursor: UInt64, match pattern: String? = nil, count: Int? = nil) async throws -> (
         cursor: UInt64, keys: [[UInt8]]
     ) {
         var arguments: [any RESPArgument] = ["SCAN", cursor]
@@ -166,7 +170,7 @@ extension RedisClient {
     }
 
     /// Every key matching `pattern`, by iterating SCAN to the end (`count` is the per-step hint).
-    public func scanAll(match pattern: String, count: Int = 1_000) async throws -> [[UInt8]] {
+    public nonisolated(nonsending) func scanAll(match pattern: String, count: Int = 1_000) async throws -> [[UInt8]] {
         var cursor: UInt64 = 0
         var keys: [[UInt8]] = []
         repeat {
@@ -178,7 +182,7 @@ extension RedisClient {
     }
 
     /// `EVAL script numkeys key... arg...`.
-    public func eval(_ script: String, keys: [any RESPArgument] = [], arguments: [any RESPArgument] = []) async throws
+    public nonisolated(nonsending) func eval(_ script: String, keys: [any RESPArgument] = [], arguments: [any RESPArgument] = []) async throws
         -> RESPValue
     {
         try await send(["EVAL", script, keys.count] + keys + arguments)
@@ -186,7 +190,7 @@ extension RedisClient {
 
     /// `EVALSHA sha1 numkeys key... arg...`. Throws ``RedisError/server(_:)`` starting with
     /// "NOSCRIPT" when the server does not have the script; ``run(_:keys:arguments:)`` handles that.
-    public func evalsha(_ sha1: String, keys: [any RESPArgument] = [], arguments: [any RESPArgument] = []) async throws
+    public nonisolated(nonsending) func evalsha(_ sha1: String, keys: [any RESPArgument] = [], arguments: [any RESPArgument] = []) async throws
         -> RESPValue
     {
         try await send(["EVALSHA", sha1, keys.count] + keys + arguments)
@@ -194,7 +198,7 @@ extension RedisClient {
 
     /// `SCRIPT LOAD script`.
     /// - Returns: the script's SHA1, for EVALSHA.
-    public func scriptLoad(_ script: String) async throws -> String {
+    public nonisolated(nonsending) func scriptLoad(_ script: String) async throws -> String {
         guard let sha = try await sendCommand("SCRIPT", "LOAD", script).string else {
             throw RedisError.protocolError("SCRIPT LOAD did not reply with a string")
         }
@@ -205,7 +209,7 @@ extension RedisClient {
     /// client runs the script, and is cached; when the server has forgotten the script (restart,
     /// SCRIPT FLUSH), it is loaded again and the call retried once. The script body crosses the
     /// network only on those occasions.
-    public func run(_ script: RedisScript, keys: [any RESPArgument] = [], arguments: [any RESPArgument] = []) async throws
+    public nonisolated(nonsending) func run(_ script: RedisScript, keys: [any RESPArgument] = [], arguments: [any RESPArgument] = []) async throws
         -> RESPValue
     {
         var sha1: String
@@ -222,7 +226,7 @@ extension RedisClient {
         }
     }
 
-    private func loadScript(_ script: RedisScript) async throws -> String {
+    private nonisolated(nonsending) func loadScript(_ script: RedisScript) async throws -> String {
         let sha1 = try await scriptLoad(script.source)
         scriptHashes.withLock { $0[script.source] = sha1 }
         return sha1
@@ -230,7 +234,7 @@ extension RedisClient {
 
     /// `AUTH [username] password` on every connection; the credentials are also used for every
     /// later reconnection.
-    public func auth(username: String? = nil, password: String) async throws {
+    public nonisolated(nonsending) func auth(username: String? = nil, password: String) async throws {
         try await broadcast(["AUTH"] + (username.map { [$0] } ?? []) + [password])
         await updateSettings {
             $0.username = username
@@ -239,22 +243,23 @@ extension RedisClient {
     }
 
     /// `SELECT index` on every connection; also used for every later reconnection.
-    public func select(database: Int) async throws {
+    public nonisolated(nonsending) func select(database: Int) async throws {
         try await broadcast(["SELECT", String(database)])
         await updateSettings { $0.database = database }
     }
 
     /// `CLIENT SETNAME name` on every connection; also used for every later reconnection.
-    public func clientSetName(_ name: String) async throws {
+    public nonisolated(nonsending) func clientSetName(_ name: String) async throws {
         try await broadcast(["CLIENT", "SETNAME", name])
         await updateSettings { $0.clientName = name }
     }
 
-    private func integer(_ arguments: [any RESPArgument], _ name: String) async throws -> Int {
+    private nonisolated(nonsending) func integer(_ arguments: [any RESPArgument], _ name: String) async throws -> Int {
         try integer(try await send(arguments), name)
     }
 
-    private func integer(_ reply: RESPValue, _ name: String) throws -> Int {
+    @usableFromInline
+    func integer(_ reply: RESPValue, _ name: String) throws -> Int {
         guard case .integer(let value) = reply else { throw RedisError.protocolError("\(name) replied \(reply)") }
         return Int(value)
     }

@@ -28,6 +28,9 @@ public final class RedisClient: @unchecked Sendable {
     public let eventLoop: EventLoop
 
     private let settings: Locked<RedisConfiguration>
+    /// Immutable copies of the per-command limits, read on every command without the lock.
+    @usableFromInline let maximumArgumentSize: Int
+    @usableFromInline let commandTimeout: Duration
     private let ownsEventLoop: Bool
     let connections: [RedisConnection]
     private let nextConnection = Atomic<Int>(0)
@@ -45,6 +48,8 @@ public final class RedisClient: @unchecked Sendable {
     public init(configuration: RedisConfiguration, eventLoop: EventLoop? = nil) throws(RedisError) {
         try configuration.validate()
         self.settings = Locked(configuration)
+        self.maximumArgumentSize = configuration.maximumArgumentSize
+        self.commandTimeout = configuration.commandTimeout
         if let eventLoop {
             self.eventLoop = eventLoop
             self.ownsEventLoop = false
@@ -68,7 +73,7 @@ public final class RedisClient: @unchecked Sendable {
     /// - Throws: ``RedisError/connectionRefused(_:)`` when the server cannot be reached,
     ///   ``RedisError/authenticationFailed(_:)`` when the credentials are refused,
     ///   ``RedisError/closed`` after ``close()``.
-    public func connect() async throws(RedisError) {
+    public nonisolated(nonsending) func connect() async throws(RedisError) {
         let result: Result<Void, RedisError> = await withCheckedContinuation { continuation in
             eventLoop.execute(
                 { [connections] in
@@ -89,7 +94,7 @@ public final class RedisClient: @unchecked Sendable {
     /// Closes the connections: commands not yet sent fail with ``RedisError/closed``, sent ones
     /// still get their replies (within their timeout). Stops the event loop if this client owns
     /// it. Idempotent. Must not be awaited from a task running on ``eventLoop``.
-    public func close() async {
+    public nonisolated(nonsending) func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             eventLoop.execute(
                 { [connections] in
@@ -113,29 +118,29 @@ public final class RedisClient: @unchecked Sendable {
     ///   - timeout: limit for this command; nil uses ``RedisConfiguration/commandTimeout``.
     /// - Returns: the reply. Error replies throw ``RedisError/server(_:)``.
     /// - Throws: ``RedisError``, or `CancellationError` when the task is cancelled first.
-    public func send(_ arguments: [any RESPArgument], timeout: Duration? = nil) async throws -> RESPValue {
-        let settings = configuration
+    public nonisolated(nonsending) func send(_ arguments: [any RESPArgument], timeout: Duration? = nil) async throws -> RESPValue {
         let command = try PendingCommand.make(
-            arguments: arguments, limit: settings.maximumArgumentSize, timeout: timeout ?? settings.commandTimeout)
+            arguments: arguments, limit: maximumArgumentSize, timeout: timeout ?? commandTimeout)
         return try await execute(command)
     }
 
     /// Sends any command: `try await client.send("HSET", "user:1", "name", "Ada")`.
-    public func send(_ command: String, _ arguments: any RESPArgument...) async throws -> RESPValue {
+    public nonisolated(nonsending) func send(_ command: String, _ arguments: any RESPArgument...) async throws -> RESPValue {
         try await send([command] + arguments)
     }
 
-    /// Encodes and sends a command with statically known argument types (no boxing).
-    @usableFromInline
-    func sendCommand<each Argument: RESPArgument>(_ arguments: repeat each Argument) async throws -> RESPValue {
-        let settings = configuration
-        let command = try PendingCommand.make(
-            repeat each arguments, limit: settings.maximumArgumentSize, timeout: settings.commandTimeout)
+    /// Encodes and sends a command with statically known argument types (no boxing). Inlinable so
+    /// that the caller's module specializes the parameter pack: unspecialized, every call would
+    /// build the pack's tuple metadata at run time.
+    @inlinable
+    nonisolated(nonsending) func sendCommand<each Argument: RESPArgument>(_ arguments: repeat each Argument) async throws -> RESPValue {
+        let command = try PendingCommand.make(repeat each arguments, limit: maximumArgumentSize, timeout: commandTimeout)
         return try await execute(command)
     }
 
     /// Submits an encoded command and waits for its completion.
-    func execute(_ command: PendingCommand) async throws -> RESPValue {
+    @usableFromInline
+    nonisolated(nonsending) func execute(_ command: PendingCommand) async throws -> RESPValue {
         let index = connections.count == 1 ? 0 : nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count
         let connection = connections[index]
         command.header.connection = Unmanaged.passUnretained(connection)
@@ -165,11 +170,9 @@ public final class RedisClient: @unchecked Sendable {
     }
 
     /// Sends the same command on every connection (for connection state such as SELECT).
-    func broadcast(_ arguments: [String]) async throws {
-        let settings = configuration
+    nonisolated(nonsending) func broadcast(_ arguments: [String]) async throws {
         for connection in connections {
-            let command = try PendingCommand.make(
-                arguments: arguments, limit: settings.maximumArgumentSize, timeout: settings.commandTimeout)
+            let command = try PendingCommand.make(arguments: arguments, limit: maximumArgumentSize, timeout: commandTimeout)
             command.header.connection = Unmanaged.passUnretained(connection)
             _ = try await withUnsafeThrowingContinuation { continuation in
                 command.header.completion = .continuation(continuation)
@@ -179,7 +182,7 @@ public final class RedisClient: @unchecked Sendable {
     }
 
     /// Updates what connections use when they (re)connect. Loop thread hops inside.
-    func updateSettings(_ change: @escaping @Sendable (inout RedisConfiguration) -> Void) async {
+    nonisolated(nonsending) func updateSettings(_ change: @escaping @Sendable (inout RedisConfiguration) -> Void) async {
         let updated = settings.withLock { settings -> RedisConfiguration in
             change(&settings)
             return settings

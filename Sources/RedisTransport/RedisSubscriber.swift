@@ -97,7 +97,7 @@ public final class RedisSubscriber: @unchecked Sendable {
 
     /// Connects and logs in.
     /// - Throws: ``RedisError/connectionRefused(_:)``, ``RedisError/authenticationFailed(_:)``.
-    public func connect() async throws(RedisError) {
+    public nonisolated(nonsending) func connect() async throws(RedisError) {
         let result: Result<Void, RedisError> = await withCheckedContinuation { continuation in
             eventLoop.execute(
                 { [connection] in connection.start { continuation.resume(returning: $0) } },
@@ -108,7 +108,7 @@ public final class RedisSubscriber: @unchecked Sendable {
 
     /// Closes the connection and, if owned, the event loop. Idempotent. Not from a task running
     /// on ``eventLoop``.
-    public func close() async {
+    public nonisolated(nonsending) func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             eventLoop.execute(
                 { [connection] in connection.close { continuation.resume() } }, otherwise: { continuation.resume() })
@@ -119,26 +119,26 @@ public final class RedisSubscriber: @unchecked Sendable {
     // MARK: - Subscriptions
 
     /// Subscribes to channels and returns once Redis confirmed them. Kept across reconnections.
-    public func subscribe(_ channels: [String]) async throws {
+    public nonisolated(nonsending) func subscribe(_ channels: [String]) async throws {
         try await change("SUBSCRIBE", channels, pattern: false, adding: true)
     }
 
     /// Subscribes to glob-style patterns (`cache:*`). Kept across reconnections.
-    public func psubscribe(_ patterns: [String]) async throws {
+    public nonisolated(nonsending) func psubscribe(_ patterns: [String]) async throws {
         try await change("PSUBSCRIBE", patterns, pattern: true, adding: true)
     }
 
     /// Unsubscribes from channels.
-    public func unsubscribe(_ channels: [String]) async throws {
+    public nonisolated(nonsending) func unsubscribe(_ channels: [String]) async throws {
         try await change("UNSUBSCRIBE", channels, pattern: false, adding: false)
     }
 
     /// Unsubscribes from patterns.
-    public func punsubscribe(_ patterns: [String]) async throws {
+    public nonisolated(nonsending) func punsubscribe(_ patterns: [String]) async throws {
         try await change("PUNSUBSCRIBE", patterns, pattern: true, adding: false)
     }
 
-    private func change(_ verb: String, _ names: [String], pattern: Bool, adding: Bool) async throws {
+    private nonisolated(nonsending) func change(_ verb: String, _ names: [String], pattern: Bool, adding: Bool) async throws {
         guard !names.isEmpty else { return }
         let command = try PendingCommand.make(
             arguments: [verb] + names, limit: connection.configuration.maximumArgumentSize,
