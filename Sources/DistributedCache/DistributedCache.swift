@@ -1,3 +1,3 @@
-// The public API lands in issue 6; this file keeps the module buildable meanwhile.
+// The public API (SyncedCache) is being written; this file keeps the module buildable.
 @_exported import LocalStore
 @_exported import RedisTransport
