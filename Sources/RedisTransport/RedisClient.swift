@@ -219,3 +219,65 @@ public final class RedisClient: @unchecked Sendable {
         observers.stream()
     }
 }
+
+extension RedisClient {
+    /// Sends several commands back to back on one connection and waits for all replies: one
+    /// round trip for the batch. Each command succeeds or fails on its own.
+    ///
+    /// All commands are encoded before any is sent, so an oversized argument fails the whole
+    /// batch with nothing sent. Cancelling the calling task does not cancel a batch in flight
+    /// (its commands complete or time out).
+    /// - Parameter commands: each command's name and arguments.
+    /// - Returns: one result per command, in order.
+    /// - Throws: ``RedisError/valueTooLarge(size:limit:)`` or ``RedisError/invalidArgument(_:)``
+    ///   before sending.
+    public nonisolated(nonsending) func pipeline(
+        _ commands: [[any RESPArgument]], timeout: Duration? = nil
+    ) async throws -> [Result<RESPValue, RedisError>] {
+        guard !commands.isEmpty else { return [] }
+        let encoded = try commands.map {
+            try PendingCommand.make(arguments: $0, limit: maximumArgumentSize, timeout: timeout ?? commandTimeout)
+        }
+        let connection =
+            connections.count == 1 ? connections[0]
+            : connections[nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count]
+        let batch = UncheckedBatch(encoded)
+        let loop = eventLoop
+        return await withCheckedContinuation { continuation in
+            // Collected on the loop thread only (every completion runs there).
+            final class Collector: @unchecked Sendable {
+                var results: [Result<RESPValue, RedisError>?]
+                var remaining: Int
+                init(_ count: Int) {
+                    results = Array(repeating: nil, count: count)
+                    remaining = count
+                }
+            }
+            let collector = Collector(encoded.count)
+            for (index, command) in batch.commands.enumerated() {
+                command.header.connection = Unmanaged.passUnretained(connection)
+                command.header.completion = .callback { result in
+                    collector.results[index] = result
+                    collector.remaining -= 1
+                    if collector.remaining == 0 { continuation.resume(returning: collector.results.map { $0! }) }
+                }
+            }
+            let submitAll: @Sendable () -> Void = {
+                for command in batch.commands { connection.submit(command) }
+            }
+            if loop.inEventLoop {
+                submitAll()
+            } else {
+                loop.execute(submitAll, otherwise: {
+                    for command in batch.commands { command.complete(.failure(.closed)) }
+                })
+            }
+        }
+    }
+
+    /// Carries a batch of commands to the loop (see PendingCommand's hand-over contract).
+    struct UncheckedBatch: @unchecked Sendable {
+        let commands: [PendingCommand]
+        init(_ commands: [PendingCommand]) { self.commands = commands }
+    }
+}

@@ -213,6 +213,13 @@ final class RedisConnection: @unchecked Sendable {
         for waiter in waiters { waiter() }
     }
 
+    /// Drops the connection and reconnects (with backoff), for a connection that looks alive
+    /// but does not deliver (the subscriber's liveness check). Loop thread.
+    func forceReconnect() {
+        guard state == .ready || state == .handshaking, let conn else { return }
+        dc_conn_abort(conn, "reconnect requested")
+    }
+
     // MARK: - Commands
 
     /// Takes a command in. Loop thread.

@@ -116,6 +116,13 @@ public final class RedisSubscriber: @unchecked Sendable {
         if ownsEventLoop { await eventLoop.shutdown() }
     }
 
+    /// Drops the connection and reconnects with backoff (re-subscribing everything), for a
+    /// connection that looks alive but does not deliver. Observers see `.disconnected`, then
+    /// `.connected` once the subscriptions are confirmed again.
+    public func reconnect() {
+        eventLoop.execute { [connection] in connection.forceReconnect() }
+    }
+
     // MARK: - Subscriptions
 
     /// Subscribes to channels and returns once Redis confirmed them. Kept across reconnections.

@@ -1,0 +1,50 @@
+// CacheError: every way a cache operation can fail, as a value the caller can act on.
+
+import RedisTransport
+
+/// Why a cache operation failed.
+public enum CacheError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The key is empty or longer than `Options.maximumKeySize`; the reason says which.
+    case invalidKey(String)
+    /// The marshalled value exceeds `Options.maximumValueSize`; nothing was written.
+    case valueTooLarge(size: Int, limit: Int)
+    /// The marshaller could not encode the value.
+    case encodingFailed(String)
+    /// Bytes for `key` could not be decoded as the requested type (the value is not cached).
+    case decodingFailed(key: String, reason: String)
+    /// Redis failed: unreachable, timed out, refused credentials, or replied with an error.
+    case redis(RedisError)
+    /// An option (or the environment variable that set it) has an invalid value.
+    case invalidOption(name: String, reason: String)
+    /// The operation was cancelled (the calling task was cancelled).
+    case cancelled
+    /// The loader passed to `getOrLoad` threw; the message is the loader's error.
+    case loaderFailed(String)
+    /// The cache was closed.
+    case closed
+
+    public var description: String {
+        switch self {
+        case .invalidKey(let reason): return "invalid key: \(reason)"
+        case .valueTooLarge(let size, let limit):
+            return "value of \(size) bytes exceeds the maximum of \(limit) bytes; nothing was written"
+        case .encodingFailed(let reason): return "cannot encode value: \(reason)"
+        case .decodingFailed(let key, let reason): return "cannot decode the value of \"\(key)\": \(reason)"
+        case .redis(let error): return error.description
+        case .invalidOption(let name, let reason): return "invalid option \(name): \(reason)"
+        case .cancelled: return "cancelled"
+        case .loaderFailed(let reason): return "loader failed: \(reason)"
+        case .closed: return "cache is closed"
+        }
+    }
+
+    /// Maps any error thrown by the transport to a cache error.
+    static func from(_ error: any Error) -> CacheError {
+        switch error {
+        case let error as CacheError: return error
+        case let error as RedisError: return .redis(error)
+        case is CancellationError: return .cancelled
+        default: return .redis(.protocolError(String(describing: error)))
+        }
+    }
+}

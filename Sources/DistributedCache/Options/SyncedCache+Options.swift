@@ -1,0 +1,229 @@
+// SyncedCache.Options: every setting, with the reference library's defaults.
+//
+// The reference (huykn/distributed-cache v1.0.1) names are kept where they exist (its Go field
+// in parentheses below). One default differs on purpose: the pod id. The reference defaults it to
+// "default-pod", so with default options every instance has the same id and silently ignores
+// every other instance's events. Here an unset pod id becomes a unique one.
+
+import Foundation
+import LocalStore
+import Logging
+import RedisTransport
+
+extension SyncedCache {
+    /// The local cache's settings: the reference library's `LocalCacheConfig`.
+    ///
+    /// For the LFU policy (W-TinyLFU here, Ristretto in the reference) `numCounters`,
+    /// `maxCost`, `bufferItems` and `ignoreInternalCost` apply; for LRU, `maxSize`. How each maps
+    /// onto ``ShardedCache/Configuration`` is documented there.
+    public struct LocalCacheConfig: Sendable, Equatable {
+        /// Upper bound of the frequency sketch's counters (`NumCounters`, 10,000,000).
+        public var numCounters: Int = 10_000_000
+        /// Total cost the LFU cache may hold (`MaxCost`, 1 GiB). Each entry costs 1, plus its
+        /// bookkeeping bytes unless `ignoreInternalCost`.
+        public var maxCost: Int = 1 << 30
+        /// Hits recorded per thread before the policy applies them (`BufferItems`, 64).
+        public var bufferItems: Int = 64
+        /// Whether entries' bookkeeping bytes are left out of their cost (`IgnoreInternalCost`,
+        /// false).
+        public var ignoreInternalCost: Bool = false
+        /// Maximum number of entries of the LRU cache (`MaxSize`, 10,000).
+        public var maxSize: Int = 10_000
+
+        /// Creates a configuration; every parameter defaults to the reference's value.
+        public init(
+            numCounters: Int = 10_000_000, maxCost: Int = 1 << 30, bufferItems: Int = 64,
+            ignoreInternalCost: Bool = false, maxSize: Int = 10_000
+        ) {
+            self.numCounters = numCounters
+            self.maxCost = maxCost
+            self.bufferItems = bufferItems
+            self.ignoreInternalCost = ignoreInternalCost
+            self.maxSize = maxSize
+        }
+    }
+
+    /// Which local cache the instance uses (`LocalCacheFactory`).
+    public enum LocalCacheKind: Sendable {
+        /// The built-in admission-filtered LFU (W-TinyLFU), configured by `localCacheConfig`.
+        case lfu
+        /// The built-in LRU, configured by `localCacheConfig.maxSize`.
+        case lru
+        /// Your own cache, created once per instance by the closure.
+        case custom(@Sendable () throws -> any LocalCache<LocalValue>)
+    }
+
+    /// How values are marshalled when no custom marshaller is set (`SerializationFormat`).
+    public enum SerializationFormat: String, Sendable, CaseIterable {
+        /// JSON through Codable (the default, as in the reference).
+        case json
+        /// MessagePack through msgpack-c (the reference accepts the name but cannot use it).
+        case msgpack
+    }
+
+    /// What goes over the wire and into Redis.
+    public enum WireFormat: String, Sendable, CaseIterable {
+        /// Versioned writes (one server-side script bumps a version, writes, records and announces
+        /// the change); events carry the version and TTL as extra JSON fields, so reference
+        /// instances can still read them. Values in Redis carry a version header that reference
+        /// instances cannot read. The default.
+        case versioned
+        /// Byte-for-byte the reference library: plain values, unversioned events, no namespace by
+        /// default. For fleets that mix both libraries; ordering guarantees are the reference's
+        /// (see README, "Consistency").
+        case reference
+    }
+
+    /// What a local cache does after its subscription was interrupted, to drop what it may have
+    /// missed.
+    public enum ResyncStrategy: String, Sendable, CaseIterable {
+        /// Drop every local entry (the default; always correct).
+        case clear
+        /// Compare every local entry's version with Redis in batches; drop the ones that differ.
+        case revalidate
+        /// Read the namespace's replay stream from the last event seen and drop exactly the keys
+        /// it names; clear everything if the stream no longer reaches back that far.
+        case replay
+    }
+
+    /// What `clear()` removes from Redis.
+    public enum ClearScope: String, Sendable, CaseIterable {
+        /// The keys of this cache's namespace only (SCAN + UNLINK in batches). The default.
+        case namespace
+        /// The whole selected database (FLUSHDB), as the reference library does. Only when you
+        /// own the database.
+        case database
+    }
+
+    /// The settings of a ``SyncedCache``.
+    public struct Options: Sendable {
+        /// This instance's id (`PodID`): the sender of its events, which it ignores when they
+        /// come back. nil (the default) makes a unique one from the host name, the process id
+        /// and a random suffix. Two live instances with the same id are reported with a warning.
+        public var podID: String?
+        /// The local cache (`LocalCacheFactory`): `.lfu` (the default), `.lru` or your own.
+        public var localCache: LocalCacheKind = .lfu
+        /// Settings of the built-in local caches (`LocalCacheConfig`).
+        public var localCacheConfig = LocalCacheConfig()
+        /// Redis address "host:port" (`RedisAddr`, "localhost:6379").
+        public var redisAddress = "localhost:6379"
+        /// Redis password (`RedisPassword`).
+        public var redisPassword: String?
+        /// Redis ACL user name, for `AUTH user password`.
+        public var redisUsername: String?
+        /// Redis database number (`RedisDB`, 0).
+        public var redisDatabase = 0
+        /// The pub/sub channel of set and invalidation events (`InvalidationChannel`,
+        /// "cache:invalidate").
+        public var invalidationChannel = "cache:invalidate"
+        /// The value format when `marshaller` is nil (`SerializationFormat`, json).
+        public var serializationFormat: SerializationFormat = .json
+        /// A custom marshaller, used instead of `serializationFormat` (`Marshaller`).
+        public var marshaller: (any Marshaller)?
+        /// The logger (`Logger`); its level is raised to debug when `debugMode` is on.
+        public var logger = Logger(label: "dcache")
+        /// Logs every operation and event at debug level (`DebugMode`, false).
+        public var debugMode = false
+        /// Time limit of each Redis operation (`ContextTimeout`, 5 s).
+        public var operationTimeout: Duration = .seconds(5)
+        /// Exports the statistics through swift-metrics (`EnableMetrics`, true).
+        public var enableMetrics = true
+        /// Called for every error, of operations and of background work such as event handling
+        /// (`OnError`). Runs on the thread that met the error; keep it short.
+        public var onError: (@Sendable (CacheError) -> Void)?
+        /// Whether `set` writes the value to Redis (`ReaderCanSetToRedis`, **false**).
+        ///
+        /// As in the reference library, by default `set` updates the local cache and publishes
+        /// the value to the other instances but does **not** write Redis: an instance that later
+        /// misses the key locally finds nothing in Redis. Turn it on for the flow the
+        /// reference's diagrams show (local + Redis SET + publish). `delete` and `clear` always
+        /// write Redis.
+        public var readerCanSetToRedis = false
+        /// Turns a received set event into the value to store locally (`OnSetLocalCache`), for
+        /// example to decode it once into your type. Return nil to store nothing (the key is then
+        /// dropped locally). Without it, the bytes are stored and decoded on first read.
+        public var onSetLocalCache: (@Sendable (Event) throws -> (any Codable & Sendable)?)?
+
+        // Beyond the reference.
+
+        /// Prefix of every Redis key of this cache ("<namespace>:<key>"); nil uses "dcache", or
+        /// no prefix at all with the reference wire format (its keys are bare).
+        public var namespace: String?
+        /// Versioned (default) or reference-compatible wire format and storage.
+        public var wireFormat: WireFormat = .versioned
+        /// Time to live of values set without one, in Redis and locally; nil: no expiry.
+        public var defaultTTL: Duration?
+        /// What to do after the subscription was interrupted (default: clear the local cache).
+        public var resyncStrategy: ResyncStrategy = .clear
+        /// Approximate number of events kept in the replay stream (versioned format only).
+        public var replayStreamLength = 100_000
+        /// While the channel is broken (disconnected, or its pings do not come back), local
+        /// entries are served for at most this long; then reads go to Redis.
+        public var maximumStaleness: Duration = .seconds(5)
+        /// How often the instance pings itself through the channel; zero turns pings off.
+        public var pingInterval: Duration = .seconds(1)
+        /// A ping not back within this long marks the channel broken.
+        public var pingTimeout: Duration = .seconds(3)
+        /// What `clear()` removes from Redis (default: this namespace only; never FLUSHDB unless
+        /// you choose `.database`).
+        public var clearScope: ClearScope = .namespace
+        /// Largest accepted marshalled value, in bytes.
+        public var maximumValueSize = 16 * 1024 * 1024
+        /// Largest accepted key, in UTF-8 bytes.
+        public var maximumKeySize = 8 * 1024
+        /// How long a `getOrLoad` loading marker in Redis protects a key from concurrent loads
+        /// by other instances.
+        public var loadLockTTL: Duration = .seconds(10)
+        /// A loop to share with other clients; nil starts one for this cache.
+        public var eventLoop: EventLoop?
+
+        /// Creates options with the defaults above.
+        public init() {}
+
+        /// The namespace in force.
+        public var effectiveNamespace: String {
+            namespace ?? (wireFormat == .reference ? "" : "dcache")
+        }
+
+        /// Checks every setting.
+        /// - Throws: ``CacheError/invalidOption(name:reason:)`` naming the first bad one.
+        public func validate() throws(CacheError) {
+            func fail(_ name: String, _ reason: String) throws(CacheError) {
+                throw .invalidOption(name: name, reason: reason)
+            }
+            if let podID, podID.isEmpty { try fail("podID", "must not be empty") }
+            if invalidationChannel.isEmpty { try fail("invalidationChannel", "must not be empty") }
+            if redisDatabase < 0 { try fail("redisDatabase", "must be >= 0, got \(redisDatabase)") }
+            if operationTimeout <= .zero { try fail("operationTimeout", "must be positive") }
+            if localCacheConfig.numCounters <= 0 { try fail("localCacheConfig.numCounters", "must be positive") }
+            if localCacheConfig.maxCost <= 0 { try fail("localCacheConfig.maxCost", "must be positive") }
+            if localCacheConfig.bufferItems <= 0 { try fail("localCacheConfig.bufferItems", "must be positive") }
+            if localCacheConfig.maxSize <= 0 { try fail("localCacheConfig.maxSize", "must be positive") }
+            if let defaultTTL, defaultTTL <= .zero { try fail("defaultTTL", "must be positive") }
+            if replayStreamLength < 0 { try fail("replayStreamLength", "must be >= 0") }
+            if maximumStaleness < .zero { try fail("maximumStaleness", "must be >= 0") }
+            if pingInterval < .zero { try fail("pingInterval", "must be >= 0") }
+            if pingInterval > .zero && pingTimeout <= pingInterval {
+                try fail("pingTimeout", "must be longer than pingInterval")
+            }
+            if maximumValueSize <= 0 { try fail("maximumValueSize", "must be positive") }
+            if maximumKeySize <= 0 { try fail("maximumKeySize", "must be positive") }
+            if loadLockTTL <= .zero { try fail("loadLockTTL", "must be positive") }
+            if effectiveNamespace.contains(where: { "*?[]\\".contains($0) }) {
+                try fail("namespace", "must not contain glob characters * ? [ ] \\")
+            }
+            do {
+                _ = try RedisConfiguration(address: redisAddress)
+            } catch {
+                try fail("redisAddress", "\"\(redisAddress)\" is not host:port")
+            }
+        }
+
+        /// A unique pod id: host name, process id and a random suffix.
+        static func uniquePodID() -> String {
+            let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+            let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            return "\(host)-\(ProcessInfo.processInfo.processIdentifier)-\(suffix)"
+        }
+    }
+}

@@ -1,0 +1,49 @@
+// SyncedCache.Event: one message on the invalidation channel.
+
+extension SyncedCache {
+    /// What an event asks the other instances to do.
+    public enum Action: String, Sendable, Codable, CaseIterable {
+        /// Store the value carried by the event.
+        case set
+        /// Drop the key; the next read fetches it from Redis.
+        case invalidate
+        /// The key was deleted: drop it.
+        case delete
+        /// Everything was cleared: drop every key.
+        case clear
+    }
+
+    /// A set or invalidation event, as published on the channel.
+    ///
+    /// The JSON form is the reference library's, byte for byte (fields `key`, `sender`, `action`
+    /// and, for sets, `value` as standard base64), followed in the versioned wire format by
+    /// `version` and, for values with a time to live, `ttl` in milliseconds. Reference instances
+    /// ignore the extra fields.
+    public struct Event: Sendable, Equatable {
+        /// The cache key ("*" for clear).
+        public var key: String
+        /// The pod id of the instance that published it.
+        public var sender: String
+        /// What to do.
+        public var action: Action
+        /// The marshalled value, for `set` (empty otherwise).
+        public var value: [UInt8]
+        /// The version of the write (versioned wire format), nil in reference events.
+        public var version: UInt64?
+        /// Time to live of the value in milliseconds, if it has one.
+        public var ttlMilliseconds: Int64?
+
+        /// Creates an event.
+        public init(
+            key: String, sender: String, action: Action, value: [UInt8] = [], version: UInt64? = nil,
+            ttlMilliseconds: Int64? = nil
+        ) {
+            self.key = key
+            self.sender = sender
+            self.action = action
+            self.value = value
+            self.version = version
+            self.ttlMilliseconds = ttlMilliseconds
+        }
+    }
+}

@@ -1,0 +1,194 @@
+// Writes: set, setWithInvalidate, delete, clear.
+//
+// Order of effects: Redis first (the write script, or SET/DEL + PUBLISH in the reference wire
+// format), then the local cache. A write that fails at Redis therefore changes nothing locally
+// and throws: nothing is silently dropped, and the local cache never holds a value the other
+// instances were not told about. When the call returns, the local cache holds the new value, so
+// the next read on this instance sees it (read-your-writes).
+
+import LocalStore
+import RedisTransport
+
+extension SyncedCache {
+    /// Stores `value` for `key` and sends it to the other instances, which store it too without
+    /// reading Redis (flow 1 of the reference).
+    ///
+    /// Redis is written only when ``Options/readerCanSetToRedis`` is on (it is off by default,
+    /// as in the reference library).
+    /// - Parameters:
+    ///   - key: the key.
+    ///   - value: the value; marshalled once.
+    ///   - ttl: time to live, in Redis and in every local cache; nil uses ``Options/defaultTTL``.
+    /// - Throws: ``CacheError/redis(_:)`` (nothing changed locally), ``CacheError/encodingFailed(_:)``,
+    ///   ``CacheError/valueTooLarge(size:limit:)``, ``CacheError/invalidKey(_:)``, ``CacheError/closed``.
+    public func set<Value: Codable & Sendable>(_ key: String, _ value: Value, ttl: Duration? = nil) async throws(CacheError) {
+        try await write(key, marshal(value), box: TypedValueBox(value), action: .set, ttl: ttl)
+    }
+
+    /// Stores `value` for `key`; the other instances only drop their copy and read it from Redis
+    /// when they need it (flow 2 of the reference: for large values, or lazy loading).
+    /// - Throws: as ``set(_:_:ttl:)``.
+    public func setWithInvalidate<Value: Codable & Sendable>(
+        _ key: String, _ value: Value, ttl: Duration? = nil
+    ) async throws(CacheError) {
+        try await write(key, marshal(value), box: TypedValueBox(value), action: .invalidate, ttl: ttl)
+    }
+
+    /// Stores already-marshalled bytes for `key` (they must be what the configured marshaller
+    /// produces, since other instances decode them with it).
+    /// - Parameter invalidateOnly: send an invalidation instead of the value.
+    /// - Throws: as ``set(_:_:ttl:)``.
+    public func setBytes(_ key: String, _ bytes: [UInt8], ttl: Duration? = nil, invalidateOnly: Bool = false)
+        async throws(CacheError)
+    {
+        try await write(key, bytes, box: nil, action: invalidateOnly ? .invalidate : .set, ttl: ttl)
+    }
+
+    /// Removes `key` from Redis, from this instance and from every other instance (flow 6).
+    /// - Throws: ``CacheError/redis(_:)`` (the local copy is then kept), ``CacheError/invalidKey(_:)``,
+    ///   ``CacheError/closed``.
+    public func delete(_ key: String) async throws(CacheError) {
+        try ensureOpen()
+        try validate(key)
+        let version: UInt64
+        do {
+            if layout.versioned {
+                version = try await runWriteScript(.delete, key: key, bytes: [], action: .delete, ttlMilliseconds: nil)
+            } else {
+                try await client.del(layout.dataKey(key))
+                try await client.publish(EventCodec.encode(Event(key: key, sender: podID, action: .delete)), to: layout.channel)
+                version = 0
+            }
+        } catch {
+            let failure = CacheError.from(error)
+            report(failure, "delete \(key)")
+            throw failure
+        }
+        changes.recordChange(of: key)
+        local.removeValue(forKey: key) { version == 0 || $0.version < version }
+        counters.increment(.deletes)
+        if options.debugMode { logger.debug("delete", metadata: ["key": "\(key)", "version": "\(version)"]) }
+    }
+
+    /// Removes every key of this cache from Redis, this instance and every other instance
+    /// (flow 7).
+    ///
+    /// Unlike the reference library, which runs FLUSHDB, this removes only the keys of the
+    /// cache's namespace (SCAN + UNLINK in batches), unless ``Options/clearScope`` is
+    /// `.database`. Keys written concurrently with a clear may survive it.
+    /// - Throws: ``CacheError/redis(_:)``; ``CacheError/invalidOption(name:reason:)`` when the
+    ///   namespace is empty and the scope is `.namespace` (that would remove every key).
+    public func clear() async throws(CacheError) {
+        try ensureOpen()
+        do {
+            switch options.clearScope {
+            case .database:
+                _ = try await client.send("FLUSHDB")
+            case .namespace:
+                guard !layout.namespace.isEmpty else {
+                    throw CacheError.invalidOption(
+                        name: "clearScope",
+                        reason: "the namespace is empty, so clearing it would remove every key of the database; "
+                            + "set a namespace, or choose clearScope = .database to flush the database on purpose")
+                }
+                try await unlinkNamespace()
+            }
+            if layout.versioned {
+                _ = try await runWriteScript(.announce, key: "*", bytes: [], action: .clear, ttlMilliseconds: nil)
+            } else {
+                try await client.publish(EventCodec.encode(Event(key: "*", sender: podID, action: .clear)), to: layout.channel)
+            }
+        } catch {
+            let failure = CacheError.from(error)
+            report(failure, "clear")
+            throw failure
+        }
+        changes.recordClear()
+        local.removeAll()
+        counters.increment(.clears)
+        if options.debugMode { logger.debug("clear") }
+    }
+
+    // MARK: - Internals
+
+    /// Marshals a value, mapping failures to `.encodingFailed`.
+    func marshal<Value: Encodable>(_ value: Value) throws(CacheError) -> [UInt8] {
+        do {
+            return try marshaller.marshal(value)
+        } catch {
+            let failure = CacheError.encodingFailed(String(describing: error))
+            report(failure, "marshal")
+            throw failure
+        }
+    }
+
+    /// Writes a value to Redis (or only announces it) and then to the local cache.
+    func write(_ key: String, _ bytes: [UInt8], box: ValueBox?, action: Action, ttl: Duration?) async throws(CacheError) {
+        try ensureOpen()
+        try validate(key)
+        guard bytes.count <= options.maximumValueSize else {
+            throw .valueTooLarge(size: bytes.count, limit: options.maximumValueSize)
+        }
+        let ttl = ttl ?? options.defaultTTL
+        if let ttl, ttl <= .zero { throw .invalidOption(name: "ttl", reason: "must be positive, got \(ttl)") }
+        let ttlMilliseconds = ttl.map { Int64($0.components.seconds * 1_000 + $0.components.attoseconds / 1_000_000_000_000_000) }
+            .map { max($0, 1) }
+        let version: UInt64
+        do {
+            if layout.versioned {
+                version = try await runWriteScript(
+                    options.readerCanSetToRedis ? .set : .announce, key: key, bytes: bytes, action: action,
+                    ttlMilliseconds: ttlMilliseconds)
+            } else {
+                if options.readerCanSetToRedis {
+                    try await client.set(
+                        layout.dataKey(key), to: bytes, expiration: ttlMilliseconds.map { .milliseconds(Int($0)) })
+                }
+                let event = Event(key: key, sender: podID, action: action, value: action == .set ? bytes : [])
+                try await client.publish(EventCodec.encode(event), to: layout.channel)
+                version = 0
+            }
+        } catch {
+            let failure = CacheError.from(error)
+            report(failure, "set \(key)")
+            throw failure
+        }
+        let entry = LocalValue(version: version, box: box, bytes: box == nil ? bytes : nil)
+        local.setValue(entry, forKey: key, ttl: ttl) { current in
+            guard let current, version != 0 else { return true }
+            return current.version < version
+        }
+        counters.increment(.sets)
+        if options.debugMode {
+            logger.debug("set", metadata: ["key": "\(key)", "action": "\(action.rawValue)", "version": "\(version)"])
+        }
+    }
+
+    /// Runs the write script; returns the version Redis assigned.
+    func runWriteScript(
+        _ operation: RedisLayout.WriteOperation, key: String, bytes: [UInt8], action: Action, ttlMilliseconds: Int64?
+    ) async throws -> UInt64 {
+        let prefix = EventCodec.prefix(
+            key: key, sender: podID, action: action, value: action == .set ? bytes : [], versioned: true)
+        let (keys, arguments) = layout.writeArguments(
+            operation, key: key, value: bytes, ttlMilliseconds: ttlMilliseconds, eventPrefix: prefix,
+            eventSuffix: EventCodec.suffix(ttlMilliseconds: ttlMilliseconds), streamLength: options.replayStreamLength)
+        let reply = try await client.run(RedisLayout.writeScript, keys: keys, arguments: arguments)
+        guard case .integer(let version) = reply, version > 0 else {
+            throw RedisError.protocolError("the write script replied \(reply)")
+        }
+        return UInt64(version)
+    }
+
+    /// SCAN + UNLINK of the namespace's keys, in batches of up to 1,000, keeping the version
+    /// counter and the replay stream.
+    func unlinkNamespace() async throws {
+        var cursor: UInt64 = 0
+        repeat {
+            let step = try await client.scan(cursor: cursor, match: layout.scanPattern, count: 1_000)
+            cursor = step.cursor
+            let doomed: [any RESPArgument] = step.keys.filter { !layout.isInternal(String(decoding: $0, as: UTF8.self)) }
+            if !doomed.isEmpty { try await client.unlink(doomed) }
+        } while cursor != 0
+    }
+}

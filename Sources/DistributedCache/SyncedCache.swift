@@ -1,0 +1,276 @@
+// SyncedCache: a two-level cache whose local copies stay in step through Redis.
+//
+// Design note: who does what.
+//   - Reads: local cache first (no lock, no hop, no allocation: LocalStore); on a miss, one
+//     Redis GET per key at a time (single flight), whose result fills the local cache unless an
+//     invalidation overtook it (InvalidationLog) or something newer is already there (versions).
+//   - Writes: one server-side script per change bumps the namespace's version, writes or deletes
+//     the value, appends to the replay stream and publishes the event (RedisLayout); then the
+//     local cache takes the value with that version. So nothing is written without being
+//     announced, and a write that fails leaves the local cache untouched.
+//   - Events: handled on the event-loop thread where they arrive (no hop): decoded, own events
+//     ignored, older versions ignored, then applied to the local cache.
+//   - Health: the channel is checked by pinging ourselves through it. While it is broken, local
+//     entries are served for at most `maximumStaleness`; when it is back, a resync (clear,
+//     revalidate or replay) drops whatever may have been missed before local reads resume.
+//
+// Threads: the public API may be called from any task. Event handling and state changes run on
+// the event loop; they touch only thread-safe state (the local cache, atomics, locks).
+
+import CSupport
+import Foundation
+import LocalStore
+import Locking
+import Logging
+import RedisTransport
+import Synchronization
+
+/// A two-level cache: a nanosecond-fast local cache per instance, kept in step with every other
+/// instance through Redis pub/sub, with Redis as the shared store.
+///
+/// ```swift
+/// var options = SyncedCache.Options()
+/// options.redisAddress = "localhost:6379"
+/// let cache = try await SyncedCache(options: options)
+/// try await cache.set("user:123", User(name: "Ada"))
+/// let user = try await cache.get("user:123", as: User.self)
+/// await cache.close()
+/// ```
+///
+/// Thread-safe: one instance serves every task of a process. Close it when done.
+public final class SyncedCache: Sendable {
+    /// The options in force (with the pod id filled in).
+    public let options: Options
+    /// This instance's pod id (the sender of its events).
+    public var podID: String { options.podID! }
+
+    @usableFromInline let local: LocalLayer
+    @usableFromInline let health: Health
+    let client: RedisClient
+    let subscriber: RedisSubscriber
+    let eventLoop: EventLoop
+    let ownsEventLoop: Bool
+    let marshaller: any Marshaller
+    let layout: RedisLayout
+    let changes = InvalidationLog()
+    let counters = CounterSet()
+    let logger: Logger
+    let flights = Locked<[String: Task<RemoteRecord?, any Error>]>([:])
+    let background = Locked<[Task<Void, Never>]>([])
+    let resyncState = Locked(ResyncState())
+    let closed = Atomic<Bool>(false)
+
+    /// Creates an instance: builds the local cache, connects to Redis, subscribes to the channel
+    /// and starts the liveness pings.
+    /// - Parameter options: the settings; ``Options/validate()`` runs first.
+    /// - Throws: ``CacheError/invalidOption(name:reason:)`` for a bad option;
+    ///   ``CacheError/redis(_:)`` when Redis cannot be reached or refuses the credentials.
+    public init(options: Options = .init()) async throws(CacheError) {
+        try options.validate()
+        var options = options
+        options.podID = options.podID ?? Options.uniquePodID()
+        var logger = options.logger
+        if options.debugMode { logger.logLevel = .debug }
+        logger[metadataKey: "pod"] = .string(options.podID!)
+        self.logger = logger
+        self.marshaller = try Self.makeMarshaller(options)
+        self.local = try Self.makeLocalLayer(options)
+        self.layout = RedisLayout(options: options)
+        self.health = Health(maximumStaleness: options.maximumStaleness)
+
+        var redis = try Self.redisConfiguration(options)
+        redis.clientName = "dcache:\(options.podID!)"
+        do {
+            if let shared = options.eventLoop {
+                eventLoop = shared
+                ownsEventLoop = false
+            } else {
+                eventLoop = try EventLoop(name: "dcache")
+                ownsEventLoop = true
+            }
+            client = try RedisClient(configuration: redis, eventLoop: eventLoop)
+            subscriber = try RedisSubscriber(configuration: redis, eventLoop: eventLoop)
+        } catch {
+            throw .redis(error)
+        }
+        self.options = options
+
+        do {
+            try await client.connect()
+            try await subscriber.connect()
+        } catch {
+            await shutDownTransport()
+            local.close()
+            throw .redis(error)
+        }
+        subscriber.addMessageHandler { [weak self] message in self?.receive(message) }
+        subscriber.addStateObserver { [weak self] state in self?.subscriptionChanged(state) }
+        do {
+            try await subscriber.subscribe([layout.channel, layout.pingChannel(podID: podID)])
+            if layout.versioned, options.resyncStrategy == .replay { try await startReplayCursor() }
+        } catch {
+            await shutDownTransport()
+            local.close()
+            throw CacheError.from(error)
+        }
+        await warnIfPodIDIsShared()
+        startBackgroundWork()
+        logger.debug("cache started", metadata: ["redis": "\(options.redisAddress)", "namespace": "\(layout.namespace)"])
+    }
+
+    /// Closes the instance: stops the pings and metrics, unsubscribes, closes the Redis
+    /// connections (letting in-flight commands finish within their timeout) and releases the
+    /// local cache and the event loop. Idempotent. Afterwards every operation throws
+    /// ``CacheError/closed`` (reads return nil).
+    public func close() async {
+        guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            return
+        }
+        for task in background.withLock({ $0 }) { task.cancel() }
+        for task in background.withLock({ $0 }) { await task.value }
+        await shutDownTransport()
+        local.close()
+        logger.debug("cache closed")
+    }
+
+    private func shutDownTransport() async {
+        await subscriber.close()
+        await client.close()
+        if ownsEventLoop { await eventLoop.shutdown() }
+    }
+
+    /// True after ``close()``.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    // MARK: - Construction helpers
+
+    static func makeMarshaller(_ options: Options) throws(CacheError) -> any Marshaller {
+        if let marshaller = options.marshaller { return marshaller }
+        switch options.serializationFormat {
+        case .json: return JSONMarshaller()
+        case .msgpack: return MessagePackMarshaller()
+        }
+    }
+
+    static func makeLocalLayer(_ options: Options) throws(CacheError) -> LocalLayer {
+        let config = options.localCacheConfig
+        do {
+            switch options.localCache {
+            case .lfu:
+                return .builtIn(try ShardedCache(configuration: .lfu(
+                    numCounters: config.numCounters, maxCost: config.maxCost, bufferItems: config.bufferItems,
+                    ignoreInternalCost: config.ignoreInternalCost)))
+            case .lru:
+                return .builtIn(try ShardedCache(configuration: .lru(maxSize: config.maxSize)))
+            case .custom(let factory):
+                return .custom(try factory())
+            }
+        } catch let error as LocalCacheError {
+            throw .invalidOption(name: "localCacheConfig", reason: error.description)
+        } catch {
+            throw .invalidOption(name: "localCache", reason: "the custom factory failed: \(error)")
+        }
+    }
+
+    static func redisConfiguration(_ options: Options) throws(CacheError) -> RedisConfiguration {
+        do {
+            var configuration = try RedisConfiguration(address: options.redisAddress)
+            configuration.password = options.redisPassword
+            configuration.username = options.redisUsername
+            configuration.database = options.redisDatabase
+            configuration.commandTimeout = options.operationTimeout
+            configuration.connectTimeout = options.operationTimeout
+            // Values, plus the event's base64 copy and the script's other arguments.
+            configuration.maximumArgumentSize = max(options.maximumValueSize * 2 + 4096, 1 << 20)
+            return configuration
+        } catch {
+            throw .invalidOption(name: "redisAddress", reason: error.description)
+        }
+    }
+
+    // MARK: - Errors
+
+    /// Counts, logs and reports an error through `onError`.
+    func report(_ error: CacheError, _ context: @autoclosure () -> String) {
+        counters.increment(.errors)
+        logger.error("\(context()): \(error)")
+        options.onError?(error)
+    }
+
+    /// Throws `.closed` after close.
+    @inline(__always)
+    func ensureOpen() throws(CacheError) {
+        if closed.load(ordering: .relaxed) { throw .closed }
+    }
+
+    /// Throws `.invalidKey` for an empty or oversized key.
+    func validate(_ key: String) throws(CacheError) {
+        if key.isEmpty { throw .invalidKey("the key is empty") }
+        let size = key.utf8.count
+        if size > options.maximumKeySize {
+            throw .invalidKey("the key is \(size) bytes; the maximum is \(options.maximumKeySize)")
+        }
+    }
+}
+
+/// The channel's health, read on every local hit: one relaxed atomic load while healthy.
+@usableFromInline
+final class Health: Sendable {
+    /// `Int64.max` while the channel is healthy; otherwise the monotonic time (ns) until which
+    /// local entries may still be served.
+    @usableFromInline let staleDeadline = Atomic<Int64>(Int64.max)
+    /// The highest event version seen on the channel (the replay cursor).
+    let lastVersion = Atomic<UInt64>(0)
+    /// Monotonic time of the last own ping that came back.
+    let lastPingBack = Atomic<Int64>(0)
+    let maximumStaleness: Int64
+
+    init(maximumStaleness: Duration) {
+        let (seconds, attoseconds) = maximumStaleness.components
+        self.maximumStaleness = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        lastPingBack.store(dc_clock_now_ns(), ordering: .relaxed)
+    }
+
+    /// True while local entries may be served.
+    @inlinable
+    var servesLocal: Bool {
+        let deadline = staleDeadline.load(ordering: .relaxed)
+        return deadline == Int64.max || dc_clock_now_ns() < deadline
+    }
+
+    /// True while the channel is healthy (not in degraded mode).
+    var isHealthy: Bool { staleDeadline.load(ordering: .relaxed) == Int64.max }
+
+    /// The channel broke: start the staleness clock (if not already running).
+    func degrade() {
+        let deadline = dc_clock_now_ns() + maximumStaleness
+        _ = staleDeadline.compareExchange(expected: Int64.max, desired: deadline, ordering: .relaxed)
+    }
+
+    /// The channel is back and resynchronized.
+    func recover() {
+        staleDeadline.store(Int64.max, ordering: .relaxed)
+    }
+
+    /// Notes an event's version (the replay cursor only moves forward).
+    func observe(version: UInt64) {
+        var current = lastVersion.load(ordering: .relaxed)
+        while version > current {
+            let (exchanged, original) = lastVersion.compareExchange(
+                expected: current, desired: version, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+}
+
+/// A value read from Redis.
+struct RemoteRecord: Sendable {
+    /// Version from the stored header (0: unversioned).
+    var version: UInt64
+    var bytes: [UInt8]
+    /// Remaining time to live, if the key has one.
+    var ttl: Duration?
+    /// The InvalidationLog ticket taken before the read.
+    var ticket: UInt64
+}

@@ -1,0 +1,74 @@
+import DistributedCache
+import Foundation
+import Testing
+import TestSupport
+
+struct Profile: Codable, Sendable, Equatable {
+    var name: String
+    var visits: Int
+}
+
+/// Options for a test instance on `server`; pings fast so health changes show quickly.
+func testOptions(_ server: RedisServer, pod: String, configure: (inout SyncedCache.Options) -> Void = { _ in })
+    -> SyncedCache.Options
+{
+    var options = SyncedCache.Options()
+    options.podID = pod
+    options.redisAddress = server.address
+    options.enableMetrics = false
+    options.pingInterval = .milliseconds(100)
+    options.pingTimeout = .milliseconds(500)
+    configure(&options)
+    return options
+}
+
+/// `count` instances on one fresh server, closed afterwards.
+func withCaches<Result>(
+    _ count: Int, _ serverOptions: RedisServer.Options = .init(),
+    configure: @escaping (inout SyncedCache.Options) -> Void = { _ in },
+    _ body: ([SyncedCache], RedisServer) async throws -> Result
+) async throws -> Result {
+    try await withRedisServer(serverOptions) { server in
+        var caches: [SyncedCache] = []
+        for index in 0..<count {
+            caches.append(try await SyncedCache(options: testOptions(server, pod: "pod-\(index)", configure: configure)))
+        }
+        do {
+            let result = try await body(caches, server)
+            for cache in caches { await cache.close() }
+            return result
+        } catch {
+            for cache in caches { await cache.close() }
+            throw error
+        }
+    }
+}
+
+/// A raw client on `server`, for looking at Redis directly.
+func rawClient(_ server: RedisServer) async throws -> RedisClient {
+    let client = try RedisClient(configuration: .init(host: server.host, port: server.port))
+    try await client.connect()
+    return client
+}
+
+/// Polls `condition` until it holds (or records an issue after `timeout`).
+func eventually(
+    _ description: String = "condition", timeout: Duration = .seconds(5), sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () async throws -> Bool
+) async rethrows {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("timed out waiting for \(description)", sourceLocation: sourceLocation)
+}
+
+/// Calls of a Redis command so far (INFO commandstats).
+func commandCalls(_ client: RedisClient, _ command: String) async throws -> Int {
+    let info = try await client.send("INFO", "commandstats").string ?? ""
+    guard let line = info.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_\(command):") }),
+        let calls = line.split(separator: ",").first?.split(separator: "=").last.flatMap({ Int($0) })
+    else { return 0 }
+    return calls
+}
