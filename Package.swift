@@ -127,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DistributedCacheTests",
-            dependencies: ["DistributedCache", "TestSupport", "RedisTransport"]
+            dependencies: ["DistributedCache", "TestSupport", "RedisTransport", "Locking"]
         ),
         .testTarget(
             name: "DCacheToolTests",

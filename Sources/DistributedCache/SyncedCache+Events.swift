@@ -70,8 +70,9 @@ extension SyncedCache {
                     return
                 }
             }
-            let entry = LocalValue(version: version, box: box, bytes: box == nil ? event.value : nil)
-            let stored = local.setValue(entry, forKey: event.key, ttl: event.ttlMilliseconds.map { .milliseconds($0) }) {
+            let ttl = event.ttlMilliseconds.map { Duration.milliseconds($0) }
+            let entry = LocalValue(version: version, box: box, bytes: box == nil ? event.value : nil, ttl: ttl)
+            let stored = local.setValue(entry, forKey: event.key, ttl: ttl) {
                 current in
                 guard let current, version != 0 else { return true }
                 return current.version < version

@@ -36,7 +36,7 @@ extension SyncedCache {
     @inlinable
     public func localValue<Value: Codable & Sendable>(forKey key: String, as type: Value.Type = Value.self) -> Value? {
         guard let cached = local.value(forKey: key) else { return nil }
-        if let box = cached.box, Swift.type(of: box) == TypedValueBox<Value>.self, health.servesLocal {
+        if let box = cached.box, Swift.type(of: box) == TypedValueBox<Value>.self, health.isHealthy {
             return unsafeDowncast(box, to: TypedValueBox<Value>.self).value
         }
         return convertLocal(cached, forKey: key, as: type)
@@ -62,7 +62,7 @@ extension SyncedCache {
     }
 
     /// The local entry in another form than the fast path handles: still bytes, boxed as another
-    /// type, or the channel degraded.
+    /// type, or the channel degraded (served within the staleness limit, and counted).
     @usableFromInline
     func convertLocal<Value: Codable & Sendable>(_ cached: LocalValue, forKey key: String, as type: Value.Type) -> Value? {
         guard health.servesLocal else { return nil }
@@ -77,11 +77,11 @@ extension SyncedCache {
             return nil
         }
         guard let value = try? marshaller.unmarshal(type, from: bytes) else { return nil }
-        if cached.box == nil {
-            // Decode once: later hits take the fast path. Only if nothing newer arrived meanwhile.
-            local.setValue(LocalValue(version: cached.version, box: TypedValueBox(value), bytes: nil), forKey: key, ttl: nil) {
-                $0 === cached
-            }
+        let remaining = cached.remainingTTL
+        if cached.box == nil, remaining.map({ $0 > .zero }) ?? true {
+            // Decode once: later hits take the fast path. Same deadline; only if nothing newer
+            // arrived meanwhile.
+            local.setValue(cached.decoded(TypedValueBox(value)), forKey: key, ttl: remaining) { $0 === cached }
         }
         return value
     }
@@ -105,6 +105,7 @@ extension SyncedCache {
             return nil
         }
         counters.increment(.remoteHits)
+        if let hook = options.testHooks.beforeFill { await hook(key) }
         let value: Value
         do {
             value = try marshaller.unmarshal(type, from: record.bytes)
@@ -161,7 +162,8 @@ extension SyncedCache {
     /// cache already holds the same or a newer version.
     func fill(_ key: String, _ record: RemoteRecord, box: ValueBox?, keepBytes: Bool) {
         guard !isClosed, changes.mayCache(key, readAt: record.ticket) else { return }
-        let value = LocalValue(version: record.version, box: box, bytes: keepBytes || box == nil ? record.bytes : nil)
+        let value = LocalValue(
+            version: record.version, box: box, bytes: keepBytes || box == nil ? record.bytes : nil, ttl: record.ttl)
         local.setValue(value, forKey: key, ttl: record.ttl) { current in
             guard let current else { return true }
             return record.version > current.version

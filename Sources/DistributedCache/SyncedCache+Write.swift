@@ -153,7 +153,7 @@ extension SyncedCache {
             report(failure, "set \(key)")
             throw failure
         }
-        let entry = LocalValue(version: version, box: box, bytes: box == nil ? bytes : nil)
+        let entry = LocalValue(version: version, box: box, bytes: box == nil ? bytes : nil, ttl: ttl)
         local.setValue(entry, forKey: key, ttl: ttl) { current in
             guard let current, version != 0 else { return true }
             return current.version < version

@@ -55,7 +55,10 @@ public final class SyncedCache: Sendable {
     let changes = InvalidationLog()
     let counters = CounterSet()
     let logger: Logger
+    /// Remote reads in flight, one per key (single flight).
     let flights = Locked<[String: Task<RemoteRecord?, any Error>]>([:])
+    /// getOrLoad loads in flight, one per key.
+    let loads = Locked<[String: Task<[UInt8], any Error>]>([:])
     let background = Locked<[Task<Void, Never>]>([])
     let resyncState = Locked(ResyncState())
     let closed = Atomic<Bool>(false)
@@ -180,6 +183,7 @@ public final class SyncedCache: Sendable {
             configuration.database = options.redisDatabase
             configuration.commandTimeout = options.operationTimeout
             configuration.connectTimeout = options.operationTimeout
+            configuration.backoff = options.reconnectBackoff
             // Values, plus the event's base64 copy and the script's other arguments.
             configuration.maximumArgumentSize = max(options.maximumValueSize * 2 + 4096, 1 << 20)
             return configuration
@@ -238,7 +242,9 @@ final class Health: Sendable {
         return deadline == Int64.max || dc_clock_now_ns() < deadline
     }
 
-    /// True while the channel is healthy (not in degraded mode).
+    /// True while the channel is healthy (not in degraded mode): the local-hit fast path's
+    /// only check, one relaxed load of a line written only when health changes.
+    @inlinable
     var isHealthy: Bool { staleDeadline.load(ordering: .relaxed) == Int64.max }
 
     /// The channel broke: start the staleness clock (if not already running).
@@ -262,6 +268,13 @@ final class Health: Sendable {
             current = original
         }
     }
+}
+
+/// Interception points for deterministic race tests. Each defaults to nil and costs one
+/// optional check where it sits; none is on the local-hit path.
+struct TestHooks: Sendable {
+    /// Awaited after a remote read's reply arrived and before it fills the local cache.
+    var beforeFill: (@Sendable (String) async -> Void)?
 }
 
 /// A value read from Redis.

@@ -226,6 +226,18 @@ extension RedisClient {
         }
     }
 
+    /// The SHA1 of `script`, loading it into Redis (SCRIPT LOAD) the first time. For callers that
+    /// pipeline EVALSHA themselves.
+    public nonisolated(nonsending) func sha1(of script: RedisScript) async throws -> String {
+        if let known = scriptHashes.withLock({ $0[script.source] }) { return known }
+        return try await loadScript(script)
+    }
+
+    /// Forgets a script's SHA1 (after a NOSCRIPT reply), so the next use loads it again.
+    public func forgetScript(_ script: RedisScript) {
+        _ = scriptHashes.withLock { $0.removeValue(forKey: script.source) }
+    }
+
     private nonisolated(nonsending) func loadScript(_ script: RedisScript) async throws -> String {
         let sha1 = try await scriptLoad(script.source)
         scriptHashes.withLock { $0[script.source] = sha1 }

@@ -11,6 +11,8 @@
 // Every entry carries the version Redis assigned to the write that produced it (0 when unknown:
 // reference wire format), so that nothing older ever replaces something newer.
 
+import CSupport
+
 /// The value of one key in an instance's local cache: version, and decoded value or bytes.
 ///
 /// A custom local cache (``SyncedCache/LocalCacheKind/custom(_:)``) stores these opaquely.
@@ -22,11 +24,37 @@ public final class LocalValue: Sendable {
     public let bytes: [UInt8]?
     /// The decoded value, if any.
     @usableFromInline let box: ValueBox?
+    /// Monotonic deadline in nanoseconds (`Int64.max`: none), so that a value re-stored in
+    /// another form (decoded on first read) keeps its expiry.
+    let expiresAt: Int64
 
-    init(version: UInt64, box: ValueBox?, bytes: [UInt8]?) {
+    init(version: UInt64, box: ValueBox?, bytes: [UInt8]?, ttl: Duration?) {
         self.version = version
         self.box = box
         self.bytes = bytes
+        if let ttl {
+            let nanoseconds = ttl.components.seconds * 1_000_000_000 + ttl.components.attoseconds / 1_000_000_000
+            expiresAt = dc_clock_now_ns() + nanoseconds
+        } else {
+            expiresAt = Int64.max
+        }
+    }
+
+    private init(version: UInt64, box: ValueBox?, expiresAt: Int64) {
+        self.version = version
+        self.box = box
+        self.bytes = nil
+        self.expiresAt = expiresAt
+    }
+
+    /// The same value and version, decoded, with the same deadline.
+    func decoded(_ box: ValueBox) -> LocalValue {
+        LocalValue(version: version, box: box, expiresAt: expiresAt)
+    }
+
+    /// Time left before the deadline (nil: none; zero or less: already due).
+    var remainingTTL: Duration? {
+        expiresAt == Int64.max ? nil : .nanoseconds(expiresAt - dc_clock_now_ns())
     }
 }
 

@@ -176,6 +176,10 @@ extension SyncedCache {
         public var loadLockTTL: Duration = .seconds(10)
         /// A loop to share with other clients; nil starts one for this cache.
         public var eventLoop: EventLoop?
+        /// Spacing of reconnection attempts after Redis connections fail.
+        public var reconnectBackoff = RedisConfiguration.Backoff()
+        /// Test-only interception points (see TestHooks); empty in production.
+        var testHooks = TestHooks()
 
         /// Creates options with the defaults above.
         public init() {}

@@ -1,0 +1,203 @@
+// Batches: many keys in one round trip.
+//
+// getMany serves what it can locally and fetches the rest with one pipelined batch of GET/PTTL
+// pairs; setMany and deleteMany pipeline one write script per key. Each key succeeds or fails on
+// its own; the first failure is thrown after every success has been applied locally.
+
+import RedisTransport
+
+extension SyncedCache {
+    /// Values for `keys` (absent keys are left out): local hits first, the rest from Redis in one
+    /// round trip.
+    /// - Throws: ``CacheError/redis(_:)`` when the remote part fails; a value that does not
+    ///   decode as `type` throws ``CacheError/decodingFailed(key:reason:)``.
+    public func getMany<Value: Codable & Sendable>(_ keys: [String], as type: Value.Type = Value.self) async throws(CacheError)
+        -> [String: Value]
+    {
+        var found: [String: Value] = [:]
+        var missing: [String] = []
+        for key in Set(keys) {
+            if let value = localValue(forKey: key, as: type) { found[key] = value } else { missing.append(key) }
+        }
+        guard !missing.isEmpty else { return found }
+        try ensureOpen()
+        for key in missing { try validate(key) }
+        let ticket = changes.ticket()
+        var commands: [[any RESPArgument]] = []
+        for key in missing {
+            commands.append(["GET", layout.dataKey(key)])
+            commands.append(["PTTL", layout.dataKey(key)])
+        }
+        let replies: [Result<RESPValue, RedisError>]
+        do {
+            replies = try await client.pipeline(commands)
+        } catch {
+            let failure = CacheError.from(error)
+            report(failure, "getMany")
+            throw failure
+        }
+        var firstError: CacheError?
+        for (index, key) in missing.enumerated() {
+            switch replies[index * 2] {
+            case .failure(let error):
+                firstError = firstError ?? .redis(error)
+            case .success(.bulkString(let stored)):
+                var ttl: Duration?
+                if case .success(.integer(let milliseconds)) = replies[index * 2 + 1], milliseconds > 0 {
+                    ttl = .milliseconds(milliseconds)
+                }
+                let (version, bytes) = layout.versioned ? RedisLayout.parseStored(stored) : (0, stored)
+                do {
+                    let value = try marshaller.unmarshal(type, from: bytes)
+                    found[key] = value
+                    counters.increment(.remoteHits)
+                    fill(key, RemoteRecord(version: version, bytes: bytes, ttl: ttl, ticket: ticket),
+                         box: TypedValueBox(value), keepBytes: false)
+                } catch {
+                    firstError = firstError ?? .decodingFailed(key: key, reason: String(describing: error))
+                }
+            case .success:
+                counters.increment(.remoteMisses)
+            }
+        }
+        if let firstError {
+            report(firstError, "getMany")
+            throw firstError
+        }
+        return found
+    }
+
+    /// Stores several values in one round trip, each propagated as ``set(_:_:ttl:)`` would.
+    /// - Throws: the first failure, after every other key was applied.
+    public func setMany<Value: Codable & Sendable>(_ values: [String: Value], ttl: Duration? = nil) async throws(CacheError) {
+        try ensureOpen()
+        var prepared: [(key: String, bytes: [UInt8], box: ValueBox)] = []
+        for (key, value) in values {
+            try validate(key)
+            let bytes = try marshal(value)
+            guard bytes.count <= options.maximumValueSize else {
+                throw .valueTooLarge(size: bytes.count, limit: options.maximumValueSize)
+            }
+            prepared.append((key, bytes, TypedValueBox(value)))
+        }
+        let ttl = ttl ?? options.defaultTTL
+        let ttlMilliseconds = ttl.map { max(nanoseconds($0) / 1_000_000, 1) }
+        let operation: RedisLayout.WriteOperation = options.readerCanSetToRedis ? .set : .announce
+        let versions = try await pipelinedWrites(prepared.map { (operation, $0.key, $0.bytes, Action.set) }, ttlMilliseconds)
+        var firstError: CacheError?
+        for (item, result) in zip(prepared, versions) {
+            switch result {
+            case .failure(let error): firstError = firstError ?? error
+            case .success(let version):
+                local.setValue(LocalValue(version: version, box: item.box, bytes: nil, ttl: ttl), forKey: item.key, ttl: ttl) {
+                    current in
+                    guard let current, version != 0 else { return true }
+                    return current.version < version
+                }
+                counters.increment(.sets)
+            }
+        }
+        if let firstError {
+            report(firstError, "setMany")
+            throw firstError
+        }
+    }
+
+    /// Deletes several keys in one round trip, each as ``delete(_:)`` would.
+    /// - Throws: the first failure, after every other key was applied.
+    public func deleteMany(_ keys: [String]) async throws(CacheError) {
+        try ensureOpen()
+        for key in keys { try validate(key) }
+        let unique = Array(Set(keys))
+        let versions = try await pipelinedWrites(unique.map { (.delete, $0, [], Action.delete) }, nil)
+        var firstError: CacheError?
+        for (key, result) in zip(unique, versions) {
+            switch result {
+            case .failure(let error): firstError = firstError ?? error
+            case .success(let version):
+                changes.recordChange(of: key)
+                local.removeValue(forKey: key) { version == 0 || $0.version < version }
+                counters.increment(.deletes)
+            }
+        }
+        if let firstError {
+            report(firstError, "deleteMany")
+            throw firstError
+        }
+    }
+
+    /// Runs one write per item in a single pipelined batch; returns each write's version (0 in
+    /// the reference wire format). Reloads the script once if Redis forgot it.
+    private func pipelinedWrites(
+        _ items: [(operation: RedisLayout.WriteOperation, key: String, bytes: [UInt8], action: Action)],
+        _ ttlMilliseconds: Int64?
+    ) async throws(CacheError) -> [Result<UInt64, CacheError>] {
+        guard !items.isEmpty else { return [] }
+        do {
+            if !layout.versioned {
+                var commands: [[any RESPArgument]] = []
+                for item in items {
+                    switch item.operation {
+                    case .set:
+                        var set: [any RESPArgument] = ["SET", layout.dataKey(item.key), item.bytes]
+                        if let ttlMilliseconds { set += ["PX", ttlMilliseconds] }
+                        commands.append(set)
+                    case .delete: commands.append(["DEL", layout.dataKey(item.key)])
+                    case .announce: break
+                    }
+                    let event = Event(key: item.key, sender: podID, action: item.action,
+                                      value: item.action == .set ? item.bytes : [])
+                    commands.append(["PUBLISH", layout.channel, EventCodec.encode(event)])
+                }
+                let replies = try await client.pipeline(commands)
+                var results: [Result<UInt64, CacheError>] = []
+                var index = 0
+                for item in items {
+                    let width = item.operation == .announce ? 1 : 2
+                    let failure = replies[index..<(index + width)].compactMap { reply -> CacheError? in
+                        if case .failure(let error) = reply { return .redis(error) }
+                        return nil
+                    }.first
+                    results.append(failure.map { .failure($0) } ?? .success(0))
+                    index += width
+                }
+                return results
+            }
+            var attempt = 0
+            while true {
+                let sha = try await client.sha1(of: RedisLayout.writeScript)
+                let commands: [[any RESPArgument]] = items.map { item in
+                    let prefix = EventCodec.prefix(key: item.key, sender: podID, action: item.action,
+                                                   value: item.action == .set ? item.bytes : [], versioned: true)
+                    let (keys, arguments) = layout.writeArguments(
+                        item.operation, key: item.key, value: item.bytes, ttlMilliseconds: ttlMilliseconds,
+                        eventPrefix: prefix, eventSuffix: EventCodec.suffix(ttlMilliseconds: ttlMilliseconds),
+                        streamLength: options.replayStreamLength)
+                    return ["EVALSHA", sha, keys.count] + keys + arguments
+                }
+                let replies = try await client.pipeline(commands)
+                let forgotten = replies.contains {
+                    if case .failure(.server(let message)) = $0 { return message.hasPrefix("NOSCRIPT") }
+                    return false
+                }
+                if forgotten && attempt == 0 {
+                    // Redis restarted or flushed its scripts; nothing of this batch ran.
+                    client.forgetScript(RedisLayout.writeScript)
+                    attempt += 1
+                    continue
+                }
+                return replies.map { reply in
+                    switch reply {
+                    case .success(.integer(let version)) where version > 0: return .success(UInt64(version))
+                    case .success(let other): return .failure(.redis(.protocolError("the write script replied \(other)")))
+                    case .failure(let error): return .failure(.redis(error))
+                    }
+                }
+            }
+        } catch {
+            let failure = CacheError.from(error)
+            report(failure, "batch write")
+            throw failure
+        }
+    }
+}
