@@ -16,9 +16,14 @@ struct ChildProcess {
     let pid: pid_t
     private(set) var exitStatus: Int32?
 
-    /// Spawns `executable` with `arguments`; standard input, output and error go to /dev/null.
+    /// Spawns `executable` with `arguments`. Standard input and output go to the given
+    /// descriptors (the child's copies; /dev/null when nil); standard error goes to /dev/null
+    /// unless `inheritStandardError`. `close` lists descriptors the child must not keep (the
+    /// parent's ends of pipes).
     /// - Throws: ``RedisServerProcess/Failure/system(_:)`` when posix_spawn fails.
-    static func spawn(_ executable: String, _ arguments: [String]) throws -> ChildProcess {
+    static func spawn(
+        _ executable: String, _ arguments: [String], stdin: Int32? = nil, stdout: Int32? = nil, close: [Int32] = []
+    ) throws -> ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -33,9 +38,15 @@ struct ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in [0, 1, 2] {
-            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        for fd in close { posix_spawn_file_actions_addclose(&actions, fd) }
+        if let stdin { posix_spawn_file_actions_adddup2(&actions, stdin, 0) } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         }
+        if let stdout { posix_spawn_file_actions_adddup2(&actions, stdout, 1) } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        // An interactive child keeps our standard error (its logs); a server gets /dev/null.
+        if stdin == nil { posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0) }
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

@@ -7,6 +7,6 @@ struct DCache: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dcache",
         abstract: "Drive, watch and measure swift-distributed-cache instances.",
-        subcommands: [Bench.self]
+        subcommands: [Demo.self, Pod.self, Watch.self, Stats.self, Bench.self]
     )
 }

@@ -47,3 +47,42 @@ extension SyncedCache {
         }
     }
 }
+
+extension SyncedCache.Event {
+    /// Why a payload is not an event.
+    public enum DecodingError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// Not a JSON object.
+        case notJSON
+        /// A required field (key, sender, action) is missing.
+        case missingField(String)
+        /// The action is not one of set, invalidate, delete, clear.
+        case unknownAction(String)
+        /// `value` is not valid base64.
+        case badValue
+
+        public var description: String {
+            switch self {
+            case .notJSON: return "not a JSON object"
+            case .missingField(let name): return "missing field \"\(name)\""
+            case .unknownAction(let action): return "unknown action \"\(action)\""
+            case .badValue: return "value is not base64"
+            }
+        }
+    }
+
+    /// Decodes an event from its JSON payload, as published on the channel.
+    /// - Throws: ``DecodingError`` describing what is wrong.
+    public init(json payload: [UInt8]) throws(DecodingError) {
+        switch EventCodec.decode(payload) {
+        case .success(let event): self = event
+        case .failure(.notJSON): throw .notJSON
+        case .failure(.missingField(let name)): throw .missingField(name)
+        case .failure(.unknownAction(let action)): throw .unknownAction(action)
+        case .failure(.badValue): throw .badValue
+        }
+    }
+
+    /// The event's JSON payload, byte for byte as this library (and, without version, the
+    /// reference library) publishes it.
+    public var json: [UInt8] { EventCodec.encode(self) }
+}
