@@ -131,7 +131,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DCacheToolTests",
-            dependencies: ["TestSupport", "dcache"]
+            dependencies: ["TestSupport", "RedisTransport", "dcache"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+import RedisTransport
+import TestSupport
+
+/// The dcache executable built next to this test bundle.
+let dcacheExecutable: String = {
+    let bundle = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        ?? CommandLine.arguments[0])
+    return bundle.deletingLastPathComponent().appendingPathComponent("dcache").path
+}()
+
+/// Two `dcache pod` processes on one fresh server.
+func withPods(_ extra: [String] = [], _ body: (InteractiveProcess, InteractiveProcess, RedisServer) async throws -> Void)
+    async throws
+{
+    try await withRedisServer { server in
+        let pods = try ["pod-A", "pod-B"].map { name in
+            try InteractiveProcess(dcacheExecutable, ["pod", "--redis", server.address, "--pod", name] + extra)
+        }
+        for pod in pods { #expect(try pod.request("ping") == "pong") }
+        try await body(pods[0], pods[1], server)
+        for pod in pods {
+            #expect(try pod.request("quit") == "bye")
+            #expect(pod.waitForExit() == 0)
+        }
+    }
+}
+
+/// Repeats a read-only command until `expected` (or returns the last answer after 5 s).
+func poll(_ pod: InteractiveProcess, _ command: String, until expected: String) throws -> String {
+    let deadline = ContinuousClock.now + .seconds(5)
+    var answer = try pod.request(command)
+    while answer != expected && ContinuousClock.now < deadline {
+        Thread.sleep(forTimeInterval: 0.002)
+        answer = try pod.request(command)
+    }
+    return answer
+}
+
+@Suite(.serialized) struct PodProcessTests {
+    @Test func sevenFlows_endToEndThroughTwoProcesses() async throws {
+        try await withPods(["--reader-can-set-to-redis"]) { a, b, _ async throws in
+            // 1. set with value propagation
+            #expect(try a.request("set user:1 Ada Lovelace") == "ok")
+            #expect(try poll(b, "peek user:1", until: "hit Ada Lovelace") == "hit Ada Lovelace")
+            // 3. local hit
+            #expect(try a.request("get user:1") == "hit Ada Lovelace")
+            // 2. set with invalidation: B drops it, then (4.) reads it from Redis
+            #expect(try a.request("setinv user:1 Ada King") == "ok")
+            #expect(try poll(b, "peek user:1", until: "miss") == "miss")
+            #expect(try b.request("get user:1") == "hit Ada King")
+            #expect(try b.request("peek user:1") == "hit Ada King")
+            // 5. miss everywhere
+            #expect(try b.request("get nobody") == "miss")
+            // 6. delete
+            #expect(try b.request("del user:1") == "ok")
+            #expect(try poll(a, "peek user:1", until: "miss") == "miss")
+            #expect(try a.request("get user:1") == "miss")
+            // 7. clear
+            #expect(try a.request("set k1 v1") == "ok")
+            #expect(try poll(b, "peek k1", until: "hit v1") == "hit v1")
+            #expect(try b.request("clear") == "ok")
+            #expect(try poll(a, "peek k1", until: "miss") == "miss")
+            // stats: one JSON line with every counter
+            let stats = try JSONSerialization.jsonObject(with: Data(try b.request("stats").utf8)) as? [String: Any]
+            #expect(stats?["remoteHits"] as? Int == 1)
+            #expect(stats?["clears"] as? Int == 1)
+        }
+    }
+
+    @Test func ttl_expiresOnBothInstances() async throws {
+        try await withPods { a, b, _ async throws in
+            #expect(try a.request("set session abc ttl=200") == "ok")
+            #expect(try poll(b, "peek session", until: "hit abc") == "hit abc")
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try a.request("peek session") == "miss")
+            #expect(try b.request("peek session") == "miss")
+        }
+    }
+
+    @Test func badInput_isAnsweredWithErrorsAndTheInstanceKeepsRunning() async throws {
+        try await withPods { a, _, _ async throws in
+            #expect(try a.request("") == "error: empty command")
+            #expect(try a.request("fly me to the moon").hasPrefix("error: unknown command \"fly\""))
+            #expect(try a.request("get").hasPrefix("error: usage"))
+            #expect(try a.request("set onlykey").hasPrefix("error: usage"))
+            #expect(try a.request("set k v ttl=abc").hasPrefix("error:"))
+            let huge = "set big " + String(repeating: "x", count: 3 << 20)
+            #expect(try a.request(huge, timeout: .seconds(30)).hasPrefix("error: line too long"))
+            #expect(try a.request("ping") == "pong")
+            #expect(try a.request("set k \u{1F600} with spaces  and  tabs\t!") == "ok")
+            #expect(try a.request("get k") == "hit \u{1F600} with spaces  and  tabs\t!")
+        }
+    }
+
+    @Test func endOfInput_isQuit() async throws {
+        try await withRedisServer { server in
+            let pod = try InteractiveProcess(dcacheExecutable, ["pod", "--redis", server.address])
+            #expect(try pod.request("ping") == "pong")
+            pod.closeInput()
+            #expect(pod.waitForExit() == 0)
+        }
+    }
+
+    @Test func unreachableRedis_exitsWithAClearMessage() async throws {
+        let port = try RedisServer.freeLoopbackPort()
+        let pod = try InteractiveProcess(dcacheExecutable, ["pod", "--redis", "127.0.0.1:\(port)"])
+        #expect(pod.waitForExit() == 1)
+    }
+
+    @Test func watch_printsDecodedEventsAndMalformedOnes() async throws {
+        try await withRedisServer { server in
+            let watcher = try InteractiveProcess(dcacheExecutable, ["watch", "--redis", server.address, "--count", "2"])
+            #expect(try watcher.readLine().hasPrefix("watching cache:invalidate"))
+            let pod = try InteractiveProcess(dcacheExecutable, ["pod", "--redis", server.address, "--pod", "writer"])
+            #expect(try pod.request("ping") == "pong")
+            #expect(try pod.request("set greeting hello") == "ok")
+            let event = try watcher.readLine()
+            #expect(event.contains("writer  set  greeting  7 bytes  v"))
+            let client = try RedisClient(configuration: .init(host: server.host, port: server.port))
+            try await client.connect()
+            try await client.publish("garbage", to: "cache:invalidate")
+            #expect(try watcher.readLine().contains("malformed"))
+            #expect(watcher.waitForExit() == 0)
+            await client.close()
+            _ = try pod.request("quit")
+        }
+    }
+
+    @Test func stats_reportsWhatRedisHolds() async throws {
+        try await withPods(["--reader-can-set-to-redis"]) { a, _, server async throws in
+            for i in 0..<5 { #expect(try a.request("set k\(i) v") == "ok") }
+            let stats = try InteractiveProcess(dcacheExecutable, ["stats", "--redis", server.address, "--json"])
+            let report = try JSONSerialization.jsonObject(with: Data(try stats.readLine().utf8)) as? [String: Any]
+            #expect(report?["keys"] as? Int == 5)
+            #expect(report?["version"] as? Int == 5)
+            #expect(report?["channelSubscribers"] as? Int == 2)
+            #expect((report?["pods"] as? [String])?.sorted() == ["pod-A", "pod-B"])
+        }
+    }
+}
