@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: demo test deps build release tsan benchmarks benchmarks-build examples-build perf clean
+.PHONY: demo test test-optimized deps build release tsan benchmarks benchmarks-build examples-build perf clean
 
 deps:
 	@scripts/install-deps
@@ -16,6 +16,10 @@ demo: deps
 
 test: deps
 	scripts/with-redis-cleanup $(SWIFT) test
+
+# Tests whose claims hold only for optimized code (a local hit allocates nothing).
+test-optimized: deps
+	scripts/with-redis-cleanup $(SWIFT) test -c release -Xswiftc -enable-testing --filter allocatesNothing
 
 build: deps
 	$(SWIFT) build

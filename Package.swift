@@ -99,7 +99,9 @@ let package = Package(
         .executableTarget(
             name: "dcache",
             dependencies: [
+                "CSupport",
                 "DistributedCache",
+                "Locking",
                 "EmbeddedRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -127,7 +129,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DistributedCacheTests",
-            dependencies: ["DistributedCache", "TestSupport", "RedisTransport", "Locking"]
+            dependencies: ["DistributedCache", "TestSupport", "RedisTransport", "Locking", "CSupport"]
         ),
         .testTarget(
             name: "DCacheToolTests",

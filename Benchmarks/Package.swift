@@ -10,9 +10,15 @@
 // throwaway redis-server (EmbeddedRedis) on a free loopback port.
 import PackageDescription
 
-let benchmarkDependencies: [Target.Dependency] = [
-    .product(name: "Benchmark", package: "benchmark")
-]
+func benchmark(_ name: String, _ products: [String]) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [.product(name: "Benchmark", package: "benchmark")]
+            + products.map { .product(name: $0, package: "swift-distributed-cache") },
+        path: name,
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+}
 
 let package = Package(
     name: "swift-distributed-cache-benchmarks",
@@ -22,14 +28,9 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        .executableTarget(
-            name: "LocalStoreBenchmarks",
-            dependencies: benchmarkDependencies + [
-                .product(name: "LocalStore", package: "swift-distributed-cache")
-            ],
-            path: "LocalStoreBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        benchmark("LocalStoreBenchmarks", ["LocalStore"]),
+        benchmark("TransportBenchmarks", ["RedisTransport", "EmbeddedRedis"]),
+        benchmark("CacheBenchmarks", ["DistributedCache", "EmbeddedRedis"]),
     ],
     swiftLanguageModes: [.v6]
 )
