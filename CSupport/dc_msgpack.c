@@ -211,7 +211,8 @@ static int scan(dc_msgpack_reader_t *reader, const uint8_t *bytes, size_t length
             depth--;
         }
         pending[depth]--;
-        if (pos == length) return fail(reader, DC_ERR_PROTOCOL, pos, "truncated: a value is missing at offset %zu", pos);
+        if (pos == length)
+            return fail(reader, DC_ERR_PROTOCOL, pos, "truncated: a value is missing at offset %zu", pos);
         size_t start = pos;
         uint8_t head = bytes[pos++];
         nodes++;
@@ -296,14 +297,31 @@ complete:
     return DC_OK;
 }
 
+/* The offset of a str, bin or ext payload in the input. msgpack-c leaves the pointer of an empty
+ * payload unset (its unpacker pushes a stale or NULL position when the length is 0), so an empty
+ * payload gets offset 0 instead of a computed one. Any other pointer must lie inside the input with
+ * its whole payload; scan() guarantees it, and the check keeps Swift's slices in bounds regardless. */
+static int payload_offset(const char *ptr, uint32_t size, const uint8_t *base, size_t length, uint32_t *offset_out) {
+    if (size == 0) {
+        *offset_out = 0;
+        return DC_OK;
+    }
+    const uint8_t *start = (const uint8_t *)ptr;
+    if (start < base || (size_t)(start - base) > length || size > length - (size_t)(start - base))
+        return DC_ERR_PROTOCOL;
+    *offset_out = (uint32_t)(start - base);
+    return DC_OK;
+}
+
 /* Pass 3. Appends `object` and its subtree in pre-order. The node array was sized by scan(), and
  * msgpack-c builds exactly the values scan() counted; the capacity check guards that claim
  * rather than trusting it. Recursion depth is at most DC_MSGPACK_MAX_DEPTH + 1 (scan() checked). */
-static int flatten(dc_msgpack_reader_t *reader, const msgpack_object *object, const uint8_t *base) {
+static int flatten(dc_msgpack_reader_t *reader, const msgpack_object *object, const uint8_t *base, size_t length) {
     if (reader->count >= reader->capacity) return DC_ERR_PROTOCOL;
     uint32_t index = reader->count++;
     dc_msgpack_node_t node;
     memset(&node, 0, sizeof(node));
+    int status = DC_OK;
     switch (object->type) {
     case MSGPACK_OBJECT_NIL: node.type = DC_MSGPACK_NIL; break;
     case MSGPACK_OBJECT_BOOLEAN:
@@ -326,38 +344,37 @@ static int flatten(dc_msgpack_reader_t *reader, const msgpack_object *object, co
     case MSGPACK_OBJECT_STR:
         node.type = DC_MSGPACK_STR;
         node.length = object->via.str.size;
-        node.value.offset = (uint32_t)((const uint8_t *)object->via.str.ptr - base);
+        status = payload_offset(object->via.str.ptr, node.length, base, length, &node.value.offset);
         break;
     case MSGPACK_OBJECT_BIN:
         node.type = DC_MSGPACK_BIN;
         node.length = object->via.bin.size;
-        node.value.offset = (uint32_t)((const uint8_t *)object->via.bin.ptr - base);
+        status = payload_offset(object->via.bin.ptr, node.length, base, length, &node.value.offset);
         break;
     case MSGPACK_OBJECT_EXT:
         node.type = DC_MSGPACK_EXT;
         node.length = object->via.ext.size;
-        node.value.offset = (uint32_t)((const uint8_t *)object->via.ext.ptr - base);
+        status = payload_offset(object->via.ext.ptr, node.length, base, length, &node.value.offset);
         break;
     case MSGPACK_OBJECT_ARRAY:
         node.type = DC_MSGPACK_ARRAY;
         node.length = object->via.array.size;
-        for (uint32_t i = 0; i < object->via.array.size; i++) {
-            int status = flatten(reader, &object->via.array.ptr[i], base);
-            if (status != DC_OK) return status;
+        for (uint32_t i = 0; i < object->via.array.size && status == DC_OK; i++) {
+            status = flatten(reader, &object->via.array.ptr[i], base, length);
         }
         break;
     case MSGPACK_OBJECT_MAP:
         node.type = DC_MSGPACK_MAP;
         node.length = object->via.map.size;
-        for (uint32_t i = 0; i < object->via.map.size; i++) {
-            int status = flatten(reader, &object->via.map.ptr[i].key, base);
-            if (status == DC_OK) status = flatten(reader, &object->via.map.ptr[i].val, base);
-            if (status != DC_OK) return status;
+        for (uint32_t i = 0; i < object->via.map.size && status == DC_OK; i++) {
+            status = flatten(reader, &object->via.map.ptr[i].key, base, length);
+            if (status == DC_OK) status = flatten(reader, &object->via.map.ptr[i].val, base, length);
         }
         break;
     default:
-        return DC_ERR_PROTOCOL;
+        status = DC_ERR_PROTOCOL;
     }
+    if (status != DC_OK) return status;
     node.next = reader->count;
     reader->nodes[index] = node;
     return DC_OK;
@@ -391,7 +408,7 @@ int dc_msgpack_reader_parse(dc_msgpack_reader_t *reader, const void *bytes, size
     size_t offset = 0;
     msgpack_unpack_return unpacked = msgpack_unpack(bytes, length, &offset, &zone, &root);
     if (unpacked == MSGPACK_UNPACK_SUCCESS) {
-        status = flatten(reader, &root, bytes);
+        status = flatten(reader, &root, bytes, length);
         if (status != DC_OK) status = fail(reader, status, 0, "msgpack-c built a tree unlike the scanned input");
     } else if (unpacked == MSGPACK_UNPACK_NOMEM_ERROR) {
         status = fail(reader, DC_ERR_NOMEM, 0, "msgpack-c ran out of memory");

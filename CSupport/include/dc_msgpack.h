@@ -134,7 +134,7 @@ typedef struct dc_msgpack_node {
         uint64_t u;      /* DC_MSGPACK_UINT */
         int64_t i;       /* DC_MSGPACK_INT */
         double f;        /* DC_MSGPACK_FLOAT */
-        uint32_t offset; /* DC_MSGPACK_STR, _BIN, _EXT: where the payload starts in the input */
+        uint32_t offset; /* DC_MSGPACK_STR, _BIN, _EXT: where the payload starts in the input (0 if empty) */
     } value;
 } dc_msgpack_node_t;
 
