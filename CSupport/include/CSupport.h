@@ -7,6 +7,7 @@
  *   dc_ebr.h     epoch-based reclamation: per-thread records in initial-exec TLS, membarrier
  *   dc_loop.h    the libuv event-loop thread and its thread-safe wake-up
  *   dc_redis.h   hiredis async connections attached to that loop, with pooled reply memory
+ *   dc_msgpack.h MessagePack writer and validating reader over msgpack-c, for the marshaller
  *
  * Conventions (see ../../shared/design/STYLE.md, "C (CSupport)"):
  *   - every exported symbol starts with dc_ (types dc_..._t); everything else is static;
@@ -23,5 +24,6 @@
 #include "dc_ebr.h"
 #include "dc_loop.h"
 #include "dc_redis.h"
+#include "dc_msgpack.h"
 
 #endif /* DC_CSUPPORT_H */

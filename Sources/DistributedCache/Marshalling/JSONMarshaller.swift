@@ -1,0 +1,65 @@
+// JSONMarshaller: cache values as JSON, through Foundation's JSONEncoder and JSONDecoder.
+//
+// JSON is the default because every language reads it and a person can read a value straight out
+// of Redis with redis-cli. Two output options, both chosen for other readers of the bytes:
+//  - `.sortedKeys`: equal values always produce equal bytes (Swift dictionaries iterate in a
+//    per-process random order), so instances, and tools that compare stored values, agree;
+//  - `.withoutEscapingSlashes`: "/" needs escaping only inside an HTML <script> element, which a
+//    cache never is, and URLs and paths stay readable and one byte shorter per slash.
+// Everything else is Foundation's default: Data as base64, Date as seconds since 2001 (Foundation's
+// reference date; other languages must add 978307200 to get Unix time), non-finite floats refused.
+//
+// Top-level fragments (a bare string, number, bool or null) round-trip: Foundation's JSONEncoder
+// writes them and its JSONDecoder reads them on this toolchain (Swift 6.3, FoundationEssentials),
+// which JSONMarshallerTests pins, so no wrapping is needed. Older Darwin Foundation (before macOS
+// 10.15) refused fragments; the package requires macOS 15.
+//
+// The encoder and decoder are created once and shared by every call: their options are set in
+// `init` and never changed, and Foundation declares both Sendable (they read their options under
+// an internal lock), so concurrent calls are safe.
+
+import Foundation
+
+/// Marshals values as UTF-8 JSON with sorted keys, the format every language can read.
+///
+/// Guarantees:
+/// - `unmarshal` must return a value equal to the one `marshal` was given, for every `Codable`
+///   type whose own conformance round-trips through JSON, top-level strings and numbers included.
+/// - Equal values must marshal to equal bytes (keys are sorted).
+/// - `unmarshal` never crashes on malformed input; it throws `DecodingError`.
+/// - It is safe to use from any number of threads at once.
+public struct JSONMarshaller: Marshaller {
+    /// "json".
+    public var name: String { "json" }
+
+    private let encoder: JSONEncoder
+    private let decoder: JSONDecoder
+
+    /// Creates a JSON marshaller with sorted keys and unescaped slashes.
+    public init() {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        self.encoder = encoder
+        decoder = JSONDecoder()
+    }
+
+    /// Encodes `value` as JSON.
+    /// - Parameter value: the value to encode.
+    /// - Returns: the UTF-8 bytes of the JSON text.
+    /// - Throws: `EncodingError.invalidValue` for a non-finite float, and any error the value's
+    ///   `encode(to:)` throws.
+    public func marshal<Value: Encodable>(_ value: Value) throws -> [UInt8] {
+        [UInt8](try encoder.encode(value))
+    }
+
+    /// Decodes a value of `type` from JSON text.
+    /// - Parameters:
+    ///   - type: the type to decode.
+    ///   - bytes: UTF-8 JSON text holding exactly one value.
+    /// - Returns: the decoded value.
+    /// - Throws: `DecodingError` when the bytes are not valid JSON or do not have the shape of
+    ///   `type`, and any error the type's `init(from:)` throws.
+    public func unmarshal<Value: Decodable>(_ type: Value.Type, from bytes: [UInt8]) throws -> Value {
+        try decoder.decode(type, from: Data(bytes))
+    }
+}
