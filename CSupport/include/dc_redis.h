@@ -91,7 +91,8 @@ dc_conn_t *dc_conn_create(dc_loop_t *loop, const dc_conn_callbacks_t *callbacks,
 int dc_conn_connect(dc_conn_t *conn, const char *host, int port, uint32_t timeout_ms);
 
 /* Appends one RESP2-formatted command (borrowed for the call, copied) to the output buffer and
- * registers `cmd_privdata` for its reply. Nothing is written until dc_conn_flush. Returns
+ * registers `cmd_privdata` for its reply. `command[length]` must be a NUL: hiredis scans
+ * (P)(UN)SUBSCRIBE arguments as a C string. Nothing is written until dc_conn_flush. Returns
  * DC_ERR_CLOSED when there is no connection or it is closing; then on_reply is not called.
  * Loop thread only. */
 int dc_conn_send(dc_conn_t *conn, const char *command, size_t length, void *cmd_privdata);

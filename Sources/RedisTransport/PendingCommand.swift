@@ -111,11 +111,16 @@ final class PendingCommand: ManagedBuffer<PendingCommandHeader, UInt8> {
 
     @usableFromInline
     static func allocate(length: Int, timeout: Duration) -> PendingCommand {
-        let buffer = PendingCommand.create(minimumCapacity: length) { _ in
+        // One byte more than the command for a NUL: hiredis 0.14's redisAsyncFormattedCommand
+        // walks the arguments of (P)(UN)SUBSCRIBE with strchr, i.e. as a C string, and asserts
+        // (aborting the process) if it runs past an unterminated buffer into stray bytes.
+        let buffer = PendingCommand.create(minimumCapacity: length + 1) { _ in
             PendingCommandHeader(
                 length: length, timeoutMilliseconds: max(timeout.roundedUpMilliseconds, 1), completion: .none)
         }
-        return unsafeDowncast(buffer, to: PendingCommand.self)
+        let command = unsafeDowncast(buffer, to: PendingCommand.self)
+        command.withUnsafeMutablePointerToElements { $0[length] = 0 }
+        return command
     }
 
     /// Calls `body` with the encoded bytes.

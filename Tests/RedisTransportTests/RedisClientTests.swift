@@ -43,10 +43,13 @@ func withClient<Result>(
             #expect(try await !client.set("xx-absent", to: "1", condition: .ifExists))
             #expect(try await client.set("nx", to: "3", condition: .ifExists))
             #expect(try await client.get("nx") == Array("3".utf8))
-            try await client.set("px", to: "1", expiration: .milliseconds(50))
-            #expect(try await client.send("PTTL", "px").int! > 0)
+            // PTTL is read on a long expiry so a slow machine cannot let the key lapse first.
+            try await client.set("px", to: "1", expiration: .milliseconds(10_000))
+            let remaining = try await client.send("PTTL", "px").int!
+            #expect(remaining > 0 && remaining <= 10_000)
+            try await client.set("px-short", to: "1", expiration: .milliseconds(50))
             try await Task.sleep(for: .milliseconds(120))
-            #expect(try await client.get("px") == nil)
+            #expect(try await client.get("px-short") == nil)
             try await client.set("ex", to: "1", expiration: .seconds(100), condition: .always)
             #expect(try await client.send("TTL", "ex").int! > 90)
         }
@@ -62,6 +65,16 @@ func withClient<Result>(
             let big = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
             try await client.set("big", to: big)
             #expect(try await client.get("big") == big)
+        }
+    }
+
+    /// hiredis reads subscription commands as C strings; an unterminated buffer once made it
+    /// run into stray bytes and abort the process.
+    @Test func encodedCommands_areNulTerminatedForHiredis() throws {
+        for length in [0, 1, 7, 8, 15, 16, 31, 1000] {
+            let channel = String(repeating: "$", count: length)
+            let command = try PendingCommand.make("SUBSCRIBE", channel, limit: 1 << 20, timeout: .seconds(1))
+            command.withEncodedBytes { bytes, count in #expect(bytes[count] == 0) }
         }
     }
 

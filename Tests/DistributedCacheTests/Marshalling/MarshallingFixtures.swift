@@ -15,11 +15,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-/// The example of the Marshaller protocol's doc comment.
-struct Profile: Codable, Equatable, Sendable {
-    var name: String
-    var visits: Int
-}
+// `Profile`, the example of the Marshaller protocol's doc comment, lives in CacheTestSupport.swift.
 
 /// A struct of every shape Codable has: nesting, enums with payloads, arrays, dictionaries,
 /// optionals both present and absent, bytes, dates and every integer width.
