@@ -45,6 +45,7 @@ let package = Package(
         .library(name: "EmbeddedRedis", targets: ["EmbeddedRedis"]),
         .executable(name: "dcache", targets: ["dcache"]),
         .executable(name: "hitratio", targets: ["hitratio"]),
+        .executable(name: "dcache-probe", targets: ["dcache-probe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -107,6 +108,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
+        ),
+        // perf/: exactly N operations after a fixed setup, for callgrind and allocation counts.
+        .executableTarget(
+            name: "dcache-probe",
+            dependencies: ["CSupport", "DistributedCache", "LocalStore"],
+            path: "perf/Probe"
         ),
         .executableTarget(
             name: "hitratio",

@@ -31,6 +31,7 @@ let package = Package(
         benchmark("LocalStoreBenchmarks", ["LocalStore"]),
         benchmark("TransportBenchmarks", ["RedisTransport", "EmbeddedRedis"]),
         benchmark("CacheBenchmarks", ["DistributedCache", "EmbeddedRedis"]),
+        benchmark("MarshallingBenchmarks", ["DistributedCache"]),
     ],
     swiftLanguageModes: [.v6]
 )

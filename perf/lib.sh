@@ -69,6 +69,12 @@ build_dcache() {
     DCACHE="$ROOT_DIR/.build/release/dcache"
 }
 
+# Builds the release dcache-probe (perf/Probe: N operations after a fixed setup).
+build_probe() {
+    (cd "$ROOT_DIR" && swift build -c release --product dcache-probe >&2)
+    PROBE="$ROOT_DIR/.build/release/dcache-probe"
+}
+
 # The machine, for results files.
 machine_description() {
     local cpu cores

@@ -1,0 +1,211 @@
+// dcache-probe: exactly N operations after a fixed setup, for perf/instructions and perf/report.
+//
+//   dcache-probe <operation> <count> [--keys K] [--redis host:port] [--allocations]
+//
+// Callgrind counts every instruction of a run, setup included; perf/instructions runs a probe
+// with N and with 2N operations and divides the difference by N, which cancels the setup. So
+// the setup here must not depend on N or on timing: fixed hash seed, fixed key order, no pings,
+// no metrics task. With --allocations it also prints the bytes the measuring thread allocated
+// during the N operations (jemalloc's per-thread counter): 0 means no allocation.
+//
+// A separate, synchronous program rather than a `dcache` subcommand: Valgrind 3.19 crashes
+// inside libdispatch's signal thread, which an `async` main starts.
+
+import CSupport
+import DistributedCache
+import Foundation
+import LocalStore
+
+enum Operation: String, CaseIterable {
+    /// LocalStore hit.
+    case hit
+    /// LocalStore miss.
+    case miss
+    /// LocalStore set (replacing existing keys).
+    case set
+    /// Swift Dictionary lookup of the same keys: the raw table lookup baseline.
+    case dictionary
+    /// Hashing the key only.
+    case hash
+    /// SyncedCache.localValue (public API, synchronous) hit; needs --redis.
+    case cacheLocalValue = "cache-local-value"
+    /// SyncedCache.get (public API, async) local hit; needs --redis.
+    case cacheGet = "cache-get"
+}
+
+struct Arguments {
+    var operation = Operation.hit
+    var count = 100_000
+    var keys = 10_000
+    var redis: String?
+    var allocations = false
+
+    init(_ arguments: [String]) throws {
+        var positional: [String] = []
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            switch argument {
+            case "--keys": keys = try Int(iterator.next() ?? "").orThrow("--keys needs a number")
+            case "--redis": redis = try iterator.next().orThrow("--redis needs host:port")
+            case "--allocations": allocations = true
+            default: positional.append(argument)
+            }
+        }
+        guard positional.count == 2, let operation = Operation(rawValue: positional[0]), let count = Int(positional[1]),
+            count > 0, keys > 0
+        else {
+            let operations = Operation.allCases.map(\.rawValue).joined(separator: "|")
+            throw UsageError("usage: dcache-probe <\(operations)> <count> [--keys K] [--redis host:port] [--allocations]")
+        }
+        self.operation = operation
+        self.count = count
+    }
+}
+
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Optional {
+    func orThrow(_ message: String) throws -> Wrapped {
+        guard let self else { throw UsageError(message) }
+        return self
+    }
+}
+
+final class Payload: Codable, Sendable {
+    let id: Int
+    init(_ id: Int) { self.id = id }
+}
+
+/// SplitMix64: the same key order on every run.
+struct SplitMixGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// The probe's run; `checksum` keeps the loops from being optimized away.
+struct Probe {
+    let arguments: Arguments
+    let names: [String]
+    let order: [Int]
+    var checksum = 0
+
+    init(_ arguments: Arguments) {
+        self.arguments = arguments
+        names = (0..<arguments.keys).map { "user:\($0):profile" }
+        var generator = SplitMixGenerator(seed: 42)
+        order = (0..<arguments.keys).shuffled(using: &generator)
+    }
+
+    /// Runs `body` for `count` keys in the fixed order; returns the bytes allocated meanwhile.
+    func measured(_ body: (Int) -> Void) -> Int64 {
+        let before = dc_alloc_thread_allocated_bytes()
+        order.withUnsafeBufferPointer { order in
+            var position = 0
+            for _ in 0..<arguments.count {
+                body(order[position])
+                position = position &+ 1 == order.count ? 0 : position &+ 1
+            }
+        }
+        return dc_alloc_thread_allocated_bytes() - before
+    }
+
+    mutating func runLocal() throws -> Int64 {
+        var checksum = 0
+        defer { self.checksum &+= checksum }
+        let names = self.names
+        switch arguments.operation {
+        case .dictionary:
+            var dictionary: [String: Payload] = [:]
+            for (index, name) in names.enumerated() { dictionary[name] = Payload(index) }
+            for name in names { checksum &+= dictionary[name]?.id ?? 0 }
+            return measured { checksum &+= dictionary[names[$0]]?.id ?? 0 }
+        default:
+            let store = try ShardedCache<Payload>(
+                configuration: .init(capacity: .entries(arguments.keys * 2), hashSeed: 7))
+            for (index, name) in names.enumerated() { store.setValue(Payload(index), forKey: name) }
+            let absent = names.map { "absent:" + $0 }
+            let payload = Payload(0)
+            // Warm every key once (thread block, rings, branch predictors).
+            for name in names { checksum &+= store.value(forKey: name)?.id ?? 0 }
+            switch arguments.operation {
+            case .hit: return measured { checksum &+= store.value(forKey: names[$0])?.id ?? 0 }
+            case .miss: return measured { checksum &+= store.value(forKey: absent[$0])?.id ?? 1 }
+            case .set: return measured { store.setValue(payload, forKey: names[$0]) }
+            default: return measured { checksum &+= Int(truncatingIfNeeded: store.hash(names[$0])) }
+            }
+        }
+    }
+
+    func runCache() async throws -> (allocated: Int64, checksum: Int) {
+        guard let redis = arguments.redis else {
+            throw UsageError("--redis is required for \(arguments.operation.rawValue)")
+        }
+        var options = SyncedCache.Options()
+        options.redisAddress = redis
+        options.podID = "probe"
+        options.enableMetrics = false
+        options.pingInterval = .zero
+        let cache = try await SyncedCache(options: options)
+        var checksum = 0
+        for (index, name) in names.enumerated() { try await cache.set(name, Payload(index)) }
+        for name in names { checksum &+= cache.localValue(forKey: name, as: Payload.self)?.id ?? 0 }
+        let allocated: Int64
+        if arguments.operation == .cacheLocalValue {
+            allocated = measured { checksum &+= cache.localValue(forKey: names[$0], as: Payload.self)?.id ?? 0 }
+        } else {
+            let before = dc_alloc_thread_allocated_bytes()
+            var position = 0
+            for _ in 0..<arguments.count {
+                checksum &+= try await cache.get(names[order[position]], as: Payload.self)?.id ?? 0
+                position = position &+ 1 == order.count ? 0 : position &+ 1
+            }
+            allocated = dc_alloc_thread_allocated_bytes() - before
+        }
+        await cache.close()
+        return (allocated, checksum)
+    }
+}
+
+/// Runs an async body from synchronous code and waits for it (setup only; never measured).
+func blocking<Result: Sendable>(_ body: @escaping @Sendable () async throws -> Result) throws -> Result {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var outcome: Swift.Result<Result, any Error>?
+    Task {
+        do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try outcome!.get()
+}
+
+do {
+    let arguments = try Arguments(Array(CommandLine.arguments.dropFirst()))
+    var probe = Probe(arguments)
+    let allocated: Int64
+    switch arguments.operation {
+    case .cacheLocalValue, .cacheGet:
+        let finished = probe
+        let result = try blocking { try await finished.runCache() }
+        allocated = result.allocated
+        probe.checksum &+= result.checksum
+    default:
+        allocated = try probe.runLocal()
+    }
+    if arguments.allocations {
+        print("allocated_bytes=\(allocated) per_operation=\(Double(allocated) / Double(arguments.count))")
+    }
+    if probe.checksum == 42 { print("") }
+} catch {
+    FileHandle.standardError.write(Data("dcache-probe: \(error)\n".utf8))
+    exit(2)
+}
