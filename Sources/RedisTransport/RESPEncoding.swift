@@ -8,55 +8,56 @@
 /// A value usable as one argument of a Redis command: sent as a binary-safe bulk string.
 public protocol RESPArgument: Sendable {
     /// Calls `body` with the argument's bytes; the buffer is valid only during the call.
-    func withArgumentBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result
+    ///
+    /// Not generic over a result on purpose: commands are encoded through this requirement for
+    /// each argument of a parameter pack, where a generic requirement costs a runtime metadata
+    /// lookup per call. Callers collect results through the closure's captures.
+    func withArgumentBytes(_ body: (UnsafeRawBufferPointer) -> Void)
 }
 
 extension String: RESPArgument {
     @inlinable
-    public func withArgumentBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        if let result = try utf8.withContiguousStorageIfAvailable({ try body(UnsafeRawBufferPointer($0)) }) {
-            return result
-        }
+    public func withArgumentBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
+        // Native strings are contiguous UTF-8; bridged or lazily decoded ones are made so first.
+        if utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) != nil { return }
         var copy = self
-        return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+        copy.withUTF8 { body(UnsafeRawBufferPointer($0)) }
     }
 }
 
 extension Substring: RESPArgument {
     @inlinable
-    public func withArgumentBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        if let result = try utf8.withContiguousStorageIfAvailable({ try body(UnsafeRawBufferPointer($0)) }) {
-            return result
-        }
-        return try String(self).withArgumentBytes(body)
+    public func withArgumentBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
+        if utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) != nil { return }
+        String(self).withArgumentBytes(body)
     }
 }
 
 extension Array: RESPArgument where Element == UInt8 {
     @inlinable
-    public func withArgumentBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        try withUnsafeBytes(body)
+    public func withArgumentBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
+        withUnsafeBytes(body)
     }
 }
 
 extension ArraySlice: RESPArgument where Element == UInt8 {
     @inlinable
-    public func withArgumentBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        try withUnsafeBytes(body)
+    public func withArgumentBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
+        withUnsafeBytes(body)
     }
 }
 
 extension Int: RESPArgument {
     @inlinable
-    public func withArgumentBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        try Int64(self).withArgumentBytes(body)
+    public func withArgumentBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
+        Int64(self).withArgumentBytes(body)
     }
 }
 
 extension Int64: RESPArgument {
-    public func withArgumentBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+    public func withArgumentBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
         // At most 20 characters ("-9223372036854775808"), formatted right to left on the stack.
-        try withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { buffer in
+        withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { buffer in
             var magnitude = self.magnitude
             var position = 20
             repeat {
@@ -68,14 +69,14 @@ extension Int64: RESPArgument {
                 position -= 1
                 buffer[position] = UInt8(ascii: "-")
             }
-            return try body(UnsafeRawBufferPointer(rebasing: buffer[position...]))
+            body(UnsafeRawBufferPointer(rebasing: buffer[position...]))
         }
     }
 }
 
 extension UInt64: RESPArgument {
-    public func withArgumentBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        try withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { buffer in
+    public func withArgumentBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
+        withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { buffer in
             var value = self
             var position = 20
             repeat {
@@ -83,14 +84,14 @@ extension UInt64: RESPArgument {
                 buffer[position] = UInt8(ascii: "0") + UInt8(value % 10)
                 value /= 10
             } while value > 0
-            return try body(UnsafeRawBufferPointer(rebasing: buffer[position...]))
+            body(UnsafeRawBufferPointer(rebasing: buffer[position...]))
         }
     }
 }
 
 extension Double: RESPArgument {
-    public func withArgumentBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        try description.withArgumentBytes(body)
+    public func withArgumentBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
+        description.withArgumentBytes(body)
     }
 }
 
