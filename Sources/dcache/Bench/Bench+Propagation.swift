@@ -30,6 +30,9 @@ extension Bench {
         struct Result: Codable {
             var raw: LatencySummary
             var cache: LatencySummary
+            /// The writer's own round trips: PUBLISH, and cache.set (script included).
+            var rawRoundTrip: LatencySummary?
+            var cacheRoundTrip: LatencySummary?
         }
 
         func run() async throws {
@@ -42,6 +45,10 @@ extension Bench {
             } else {
                 writeLine("raw PUBLISH -> SUBSCRIBE:      \(result.raw.row)")
                 writeLine("cache set -> visible remotely: \(result.cache.row)")
+                if let rawRoundTrip = result.rawRoundTrip, let cacheRoundTrip = result.cacheRoundTrip {
+                    writeLine("writer's PUBLISH round trip:   \(rawRoundTrip.row)")
+                    writeLine("writer's cache.set round trip: \(cacheRoundTrip.row)")
+                }
                 writeLine(String(format: "p50 ratio cache/raw: %.2f", result.cache.p50 / result.raw.p50))
             }
         }
@@ -59,8 +66,11 @@ extension Bench {
             let client = try RedisClient(configuration: configuration)
             try await client.connect()
             progress("raw: \(writes) PUBLISH ...")
+            var rawRoundTrips = LatencyRecorder()
             for _ in 0..<writes {
-                try await client.publish(String(Self.now()), to: Self.rawChannel)
+                let sent = Self.now()
+                try await client.publish(String(sent), to: Self.rawChannel)
+                rawRoundTrips.record(nanoseconds: Self.now() - sent)
             }
             await client.close()
 
@@ -71,14 +81,20 @@ extension Bench {
             options.enableMetrics = false
             let cache = try await SyncedCache(options: options)
             progress("cache: \(writes) sets ...")
+            var cacheRoundTrips = LatencyRecorder()
             for index in 0..<writes {
-                try await cache.set("prop:\(index)", "\(index):\(Self.now())")
+                let sent = Self.now()
+                try await cache.set("prop:\(index)", "\(index):\(sent)")
+                cacheRoundTrips.record(nanoseconds: Self.now() - sent)
             }
             await cache.close()
 
             let answer = try child.request("done", timeout: .seconds(60))
             _ = child.waitForExit()
-            return try JSONDecoder().decode(Result.self, from: Data(answer.utf8))
+            var result = try JSONDecoder().decode(Result.self, from: Data(answer.utf8))
+            result.rawRoundTrip = rawRoundTrips.summary(operations: writes, seconds: 1)
+            result.cacheRoundTrip = cacheRoundTrips.summary(operations: writes, seconds: 1)
+            return result
         }
 
         /// The receiving process: records arrival latencies until told "done".

@@ -1,0 +1,39 @@
+// The HTTP routes: reads served from the cache, statistics, and Prometheus metrics.
+
+import DistributedCache
+import Hummingbird
+import NIOCore
+import Prometheus
+
+/// `GET /stats`: the cache's counters as JSON.
+struct StatsResponse: ResponseEncodable {
+    var pod: String
+    var stats: SyncedCache.Stats
+}
+
+func makeRouter(
+    cache: SyncedCache, database: ProductDatabase, registry: PrometheusCollectorRegistry
+) -> Router<BasicRequestContext> {
+    let router = Router()
+    // Request counts and durations per route, into the same registry as the cache's metrics.
+    router.add(middleware: MetricsMiddleware())
+
+    // The hot path: a local hit answers from memory; a miss reads Redis, and a key that Redis
+    // lacks too is loaded from the database once (getOrLoad guards against a stampede, also
+    // across pods) and stored for every pod.
+    router.get("products/:id") { _, context -> Product in
+        let id = try context.parameters.require("id", as: Int.self)
+        guard (1...database.productCount).contains(id) else { throw HTTPError(.notFound) }
+        return try await cache.getOrLoad("product:\(id)", as: Product.self) { try await database.product(id) }
+    }
+
+    router.get("stats") { _, _ in StatsResponse(pod: cache.podID, stats: cache.stats) }
+
+    // The Prometheus text format. The cache exports its statistics once a second.
+    router.get("metrics") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
+    return router
+}
