@@ -43,10 +43,10 @@ extension ShardedCache {
 
     /// Removes the entries whose deadline has passed. Policy lock held.
     func expireDueEntries(_ state: inout PolicyState, garbage: inout [Garbage]) {
-        guard state.scheduledCount > 0 else { return }
+        // An empty wheel saves reading the clock.
+        guard state.wheel.count > 0 else { return }
         let now = dc_clock_now_ns()
         state.wheel.advance(to: now) { node in
-            state.scheduledCount -= 1
             let inTable = shards[shardIndex(node.keyHash)].remove(exactly: node)
             state.engine.remove(node)
             // If a concurrent writer already took it out of the table, that writer retires it.

@@ -39,11 +39,8 @@ extension ShardedCache {
             }
         }
         dc_ebr_exit(record)
-        if result != nil {
-            if block.recordHit(hash) { applyRecordedReadsIfIdle() }
-        } else {
-            block.recordMiss()
-        }
+        let ringFull = result != nil ? block.recordHit(hash) : block.recordMiss(hash)
+        if ringFull { applyRecordedReadsIfIdle() }
         return result
     }
 

@@ -123,7 +123,7 @@ extension ShardedCache {
             state.counters.sets += 1
             if let replaced {
                 let old = replaced.takeUnretainedValue()
-                if old.state == .linked && old.expires { state.wheel.deschedule(old) }
+                state.wheel.deschedule(old)
                 schedule(entry, in: &state)
                 state.engine.replace(old, with: entry) { victim, cause in
                     evicted(victim, cause, newEntry: entry, garbage: &garbage, in: &state)
@@ -161,15 +161,12 @@ extension ShardedCache {
     func schedule(_ entry: StoreEntry<Value>, in state: inout PolicyState) {
         guard entry.state == .pending && entry.expires else { return }
         state.wheel.schedule(entry)
-        state.scheduledCount += 1
     }
 
-    /// Takes a node that left the table out of the wheel and the policy.
+    /// Takes a node that left the table out of the wheel and the policy. (The wheel's links are
+    /// unretained: a node must leave it before the node is retired.)
     func forget(_ node: PolicyNode, in state: inout PolicyState) {
-        if node.state == .linked && node.expires {
-            state.wheel.deschedule(node)
-            state.scheduledCount -= 1
-        }
+        state.wheel.deschedule(node)
         state.engine.remove(node)
     }
 
@@ -180,10 +177,7 @@ extension ShardedCache {
         _ victim: PolicyNode, _ cause: RemovalCause, newEntry: PolicyNode,
         garbage: inout [Garbage], in state: inout PolicyState
     ) {
-        if victim.expires {
-            state.wheel.deschedule(victim)
-            state.scheduledCount -= 1
-        }
+        state.wheel.deschedule(victim)
         guard shards[shardIndex(victim.keyHash)].remove(exactly: victim) else { return }
         garbage.append(.entry(Unmanaged.passUnretained(victim)))
         switch cause {

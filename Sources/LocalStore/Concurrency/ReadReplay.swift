@@ -4,8 +4,11 @@
 // PolicyNodes, so it is compiled once, fully specialized, with no metadata lookups and no
 // closure contexts; the profile of the read path showed the generic version costing more than
 // the hits it served. Each recorded hash is looked up again (by hash only, SlotTable.lookup(hash:))
-// inside an epoch read section: the entry may have been replaced or removed since the read, and
-// then the access is simply not credited.
+// inside an epoch read section: a hash whose entry is in the table is credited as an access (the
+// entry may have been replaced since the read: the new one gets the credit); a hash with no entry
+// is reported as a miss (it was one, or its entry left since), which only the adaptive policy's
+// window sizing uses. Every write drains the rings first, so a miss followed by its fill reaches
+// the policy in that order.
 
 import Atomics
 import CSupport
@@ -25,7 +28,10 @@ struct ReadReplay {
                 let shard = Int(truncatingIfNeeded: hash &>> 52) & shardMask
                 let bits = UnsafeAtomic<UInt>(at: tables + shard).load(ordering: .acquiring)
                 let table = SlotTable(base: UnsafeMutableRawPointer(bitPattern: bits).unsafelyUnwrapped)
-                guard let pointer = table.lookup(hash: hash) else { return }
+                guard let pointer = table.lookup(hash: hash) else {
+                    engine.recordMiss(keyHash: hash)
+                    return
+                }
                 Unmanaged<PolicyNode>.fromOpaque(pointer)._withUnsafeGuaranteedRef { engine.recordAccess($0) }
             }
         }

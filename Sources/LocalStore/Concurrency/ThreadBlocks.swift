@@ -5,7 +5,7 @@
 // own, found through its epoch-reclamation record's dense index (dc_ebr_record_index: one
 // %fs-relative load). A block holds:
 //   - the thread's hit and miss counters (the striped metrics: summed on demand);
-//   - a ring of the key hashes it hit, the read buffer of Caffeine [1]: the policy's reordering
+//   - a ring of the key hashes it read (hits and misses), the read buffer of Caffeine [1]: the policy's reordering
 //     and frequency counting are not done on the read path but applied in batches, by whichever
 //     thread fills its ring (every `ringSize` hits) and wins the policy lock's tryLock.
 // The ring holds hashes, not entry pointers: a hash stays harmless however late it is read (the
@@ -128,10 +128,13 @@ struct ThreadBlock {
     // Drainer-written line.
     @inlinable var drained: UnsafeAtomic<UInt64> { word(64) }
 
-    /// Counts a miss. Owner thread only: a load and a store, no read-modify-write.
+    /// Counts a miss and appends `hash` to the ring (the adaptive policy samples misses too).
+    /// Owner thread only: loads and stores, no read-modify-write.
+    /// - Returns: true when the ring just filled up and should be drained.
     @inlinable
-    func recordMiss() {
+    func recordMiss(_ hash: UInt64) -> Bool {
         misses.store(misses.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+        return append(hash)
     }
 
     /// Counts a hit and appends `hash` to the ring. Owner thread only.
@@ -139,6 +142,13 @@ struct ThreadBlock {
     @inlinable
     func recordHit(_ hash: UInt64) -> Bool {
         hits.store(hits.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+        return append(hash)
+    }
+
+    /// Appends a read's hash to the ring. Owner thread only.
+    /// - Returns: true when the ring just filled up.
+    @inlinable
+    func append(_ hash: UInt64) -> Bool {
         let position = written.load(ordering: .relaxed)
         word(ThreadBlocks.ringOffset + (Int(truncatingIfNeeded: position) & ringMask) &* 8)
             .store(hash, ordering: .relaxed)

@@ -32,6 +32,14 @@ enum PolicyEngine {
         }
     }
 
+    /// A read that found no entry (sizes the adaptive window; LRU ignores it).
+    func recordMiss(keyHash: UInt64) {
+        switch self {
+        case .windowTinyLFU(let policy): policy.recordMiss(keyHash: keyHash)
+        case .lru: break
+        }
+    }
+
     /// `new` replaced `old` in the table.
     func replace(_ old: PolicyNode, with new: PolicyNode, evict: (PolicyNode, RemovalCause) -> Void) {
         switch self {

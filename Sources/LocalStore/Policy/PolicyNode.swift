@@ -55,6 +55,11 @@ class PolicyNode {
     var queue: PolicyQueue = .none
     /// Guarded by the policy lock.
     var state: PolicyNodeState = .pending
+    /// The timer-wheel bucket holding this node, or `TimerWheel.unscheduled`. Guarded by the policy
+    /// lock. The wheel needs it to unlink a node from the middle of a bucket in O(1) without a
+    /// sentinel object per bucket; declared here, right after the two one-byte fields, it fills
+    /// alignment padding and leaves the node's size unchanged.
+    var timerSlot: UInt16 = TimerWheel.unscheduled
     /// Access-order links (window, probation, protected or LRU list). Guarded by the policy lock.
     unowned(unsafe) var previous: PolicyNode?
     unowned(unsafe) var next: PolicyNode?

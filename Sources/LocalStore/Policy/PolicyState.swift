@@ -4,6 +4,8 @@
 // type whose metadata Swift looks up at run time on every use (measured: a metadata-cache lookup
 // per maintenance pass in the profile of the read path).
 
+import CSupport
+
 /// Everything the policy lock guards: the policy, the timer wheel, and the counters that only
 /// change under the lock. (Hits and misses are counted per thread instead, in ThreadBlocks.)
 ///
@@ -12,13 +14,11 @@
 struct PolicyState: @unchecked Sendable {
     let engine: PolicyEngine
     let wheel: TimerWheel
-    /// Nodes on the wheel; when 0, maintenance skips reading the clock.
-    var scheduledCount = 0
     var counters = PolicyCounters()
 
     init(engine: PolicyEngine) {
         self.engine = engine
-        wheel = TimerWheel()
+        wheel = TimerWheel(now: dc_clock_now_ns())
     }
 }
 

@@ -1,0 +1,53 @@
+// EvictionPolicy: the contract between the storage core and an eviction policy.
+//
+// Design note. The storage core (the sharded table) owns entries and serves reads without locks;
+// a policy owns the order of the entries and decides which ones leave (see `PolicyNode.swift`).
+// The core feeds the policy a stream of events under ONE policy lock, so a policy is a plain
+// single-threaded class: no locks, no atomics, no allocation per event in steady state, and every
+// operation O(1) amortized. The core switches over an enum of the concrete policies, so this
+// protocol exists to write the contract down and to let tests run one suite over both policies;
+// the hot path never goes through an existential.
+//
+// Event vocabulary (all under the policy lock):
+//   - `add`: a new entry is in the table. The node is `.pending` (ignore it if already `.dead`).
+//   - `recordAccess`: a read hit on a `.linked` node.
+//   - `recordMiss`: a read missed. It feeds the adaptive policy's hit-rate sample and nothing
+//     else; the fill that usually follows is a separate `add`.
+//   - `replace`: a set replaced `old` by `new` for the same key; `new` takes `old`'s place.
+//   - `remove`: explicit delete, expiry, or clear of one node.
+//   - `removeAll`: clear.
+// Eviction victims are reported through the `evict` closure AFTER the policy unlinked them and
+// marked them `.dead`; the closure removes them from the table (and may release them, so the
+// policy never touches a victim after calling it). The victim may be the node just added
+// (admission rejected it).
+
+/// The operations every eviction policy offers the storage core. See the design note at the top of
+/// this file. Conformers are single-threaded: the caller holds the policy lock around every call.
+///
+/// A conforming policy must pass, at least, this test: after any sequence of `add`, `replace`,
+/// `recordAccess`, `remove` and `evictIfNeeded` calls, `weightedSize` equals the summed weight of
+/// the nodes in state `.linked`, `weightedSize <= maximumWeight` after every call that takes an
+/// `evict` closure, and every node passed to `evict` is `.dead` and was `.linked` (or was the node
+/// being added) before the call.
+protocol EvictionPolicy: AnyObject {
+    /// Total weight of the linked nodes.
+    var weightedSize: Int { get }
+    /// The most weight the policy keeps. Setting it never evicts by itself: the next `add`,
+    /// `replace` or `evictIfNeeded(evict:)` does.
+    var maximumWeight: Int { get set }
+
+    /// Links a new node, then evicts while over the maximum.
+    func add(_ node: PolicyNode, evict: (PolicyNode, RemovalCause) -> Void)
+    /// Records a read hit on a node.
+    func recordAccess(_ node: PolicyNode)
+    /// Records a read miss for a key.
+    func recordMiss(keyHash: UInt64)
+    /// Puts `new` in `old`'s place, then evicts while over the maximum.
+    func replace(_ old: PolicyNode, with new: PolicyNode, evict: (PolicyNode, RemovalCause) -> Void)
+    /// Unlinks a node (if linked) and marks it dead.
+    func remove(_ node: PolicyNode)
+    /// Unlinks every node, calling `body` on each after it is unlinked and dead.
+    func removeAll(_ body: (PolicyNode) -> Void)
+    /// Evicts while over the maximum (after `maximumWeight` shrank).
+    func evictIfNeeded(evict: (PolicyNode, RemovalCause) -> Void)
+}
