@@ -18,7 +18,8 @@ func example(_ name: String, _ extra: [Target.Dependency] = []) -> Target {
             "ExampleSupport",
             .product(name: "DistributedCache", package: "swift-distributed-cache"),
         ] + extra,
-        path: name
+        path: name,
+        exclude: ["README.md"]
     )
 }
 
@@ -35,6 +36,7 @@ let package = Package(
         // Only the server is needed: the default traits would also build swift-configuration.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The one piece every example shares: a Redis to talk to, and a few printing helpers.
@@ -64,6 +66,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],

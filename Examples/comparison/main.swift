@@ -70,8 +70,8 @@ await runExample("LFU vs LRU: hit counts on two workloads") { redisAddress in
     options.namespace = "examples:comparison"
 
     // Redis holds every product, so that each local miss is a remote hit. The seeding instance
-    // writes Redis (readerCanSetToRedis) and is closed before the measured instances start, so
-    // its set events cannot reach them.
+    // writes Redis (readerCanSetToRedis) before the measured instances start, so its set events
+    // never reach them; it stays open only to clear the namespace at the end.
     var seederOptions = options
     seederOptions.readerCanSetToRedis = true
     let seeder = try await SyncedCache(options: seederOptions)
@@ -79,13 +79,12 @@ await runExample("LFU vs LRU: hit counts on two workloads") { redisAddress in
         let batch = (start..<start + 1_000).map { ("product:\($0)", "Product \($0)") }
         try await seeder.setMany(Dictionary(uniqueKeysWithValues: batch))
     }
-    await seeder.close()
     print("Seeded \(productCount) products in Redis; each cache holds \(capacity) of them.")
 
     var generator = SeededGenerator(state: 42)
     let workloads = [
-        ("skewed (Zipf 0.9)", zipfTrace(count: 10_000, exponent: 0.9, using: &generator)),
-        ("scan + hot set", scanTrace(rounds: 8, using: &generator)),
+        ("skewed (Zipf 0.9)", zipfTrace(count: 5_000, exponent: 0.9, using: &generator)),
+        ("scan + hot set", scanTrace(rounds: 5, using: &generator)),
     ]
     // Same capacity in entries for both: LFU counts cost units, and every entry costs 1 once the
     // bookkeeping bytes are ignored.
@@ -116,4 +115,6 @@ await runExample("LFU vs LRU: hit counts on two workloads") { redisAddress in
         }
     }
     print("\nEvery miss above cost a Redis round trip; every hit was served in-process.")
+    try await seeder.clear()  // leave a shared Redis (REDIS_ADDRESS) as it was
+    await seeder.close()
 }

@@ -65,13 +65,16 @@ await runExample("Custom configuration") { redisAddress in
     options.podID = "writer"
     let writer = try await SyncedCache(options: options)
 
-    // The reader decodes products once, when their set event arrives, instead of on first read,
-    // and keeps no local copy of drafts (returning nil drops the key locally).
+    // The reader decodes values once, when their set event arrives, instead of on first read,
+    // and keeps no local copy of drafts (returning nil drops the key locally). The hook sees every
+    // set event and must return the value to keep: it has to know each key's type.
     var readerOptions = options
     readerOptions.podID = "reader"
     readerOptions.onSetLocalCache = { event in
+        let marshaller = MessagePackMarshaller()
         if event.key.hasPrefix("draft:") { return nil }
-        return try MessagePackMarshaller().unmarshal(Product.self, from: event.value)
+        if event.key.hasPrefix("product:") { return try marshaller.unmarshal(Product.self, from: event.value) }
+        return try marshaller.unmarshal(String.self, from: event.value)
     }
     let reader = try await SyncedCache(options: readerOptions)
     print("Two instances; \(options.serializationFormat.rawValue) values, resync by \(options.resyncStrategy.rawValue).")
@@ -115,6 +118,9 @@ await runExample("Custom configuration") { redisAddress in
 
     section("5. onError hears about failures, including those met in the background")
     _ = try? await latecomer.get("product:1", as: [String].self)  // stored as a Product
+    // On the reader's event loop: its hook cannot decode this value as a Product.
+    try await writer.set("product:2", "not a product")
+    _ = await waitUntil { reader.stats.errors > 0 }
     for error in errorLog.all { print("  onError: \(error)") }
 
     for cache in [writer, reader, latecomer] { await cache.close() }

@@ -8,7 +8,8 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Where every handler's records go: standard output, one JSON object per line.
+/// Where every handler's records go: standard output, one JSON object per line. A real sink
+/// would write to a file, a socket or a collector's agent.
 final class JSONLineSink: Sendable {
     private struct State {
         var countsByLevel: [Logger.Level: Int] = [:]
@@ -32,10 +33,11 @@ final class JSONLineSink: Sendable {
 
     func write(_ record: Record, level: Logger.Level) {
         guard let json = try? encoder.encode(record) else { return }
-        // Under the lock, so that concurrent records never interleave within a line.
+        // Under the lock, so that concurrent records never interleave within a line; through
+        // print, so that records and the program's other output share one buffer and keep order.
         state.withLock { state in
             state.countsByLevel[level, default: 0] += 1
-            FileHandle.standardOutput.write(json + Data("\n".utf8))
+            print(String(decoding: json, as: UTF8.self))
         }
     }
 

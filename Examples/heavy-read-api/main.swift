@@ -19,6 +19,7 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
 
 let serve = CommandLine.arguments.contains("--serve")
 let database = ProductDatabase(productCount: 1_000)
@@ -39,31 +40,32 @@ await runExample("Heavy-read API: Hummingbird + cache + Prometheus") { redisAddr
     options.podID = "admin"
     let admin = try await SyncedCache(options: options)
 
+    // Loopback only. Without --serve, port 0: the kernel picks a free one, reported once bound.
+    let port = serve ? Int(ProcessInfo.processInfo.environment["PORT"] ?? "") ?? 8080 : 0
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     var logger = Logger(label: "heavy-read-api")
     logger.logLevel = serve ? .info : .warning
     let app = Application(
         router: makeRouter(cache: cache, database: database, registry: registry),
-        configuration: .init(address: .hostname("127.0.0.1", port: serve ? Int(ProcessInfo.processInfo.environment["PORT"] ?? "") ?? 8080 : 0)),
+        configuration: .init(address: .hostname("127.0.0.1", port: port)),
         onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
         logger: logger)
 
-    if serve {
-        Task {
-            for await port in ports {
-                print("Serving on http://127.0.0.1:\(port); try /products/1, /stats, /metrics. Ctrl-C stops.")
-            }
+    // The server runs in a ServiceGroup, which shuts it down gracefully on SIGINT or SIGTERM, or
+    // when asked to after the load test.
+    let server = ServiceGroup(
+        configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        var iterator = ports.makeAsyncIterator()
+        let baseURL = "http://127.0.0.1:\(await iterator.next() ?? port)"
+        if serve {
+            print("Serving on \(baseURL): try /products/1, /stats and /metrics. Ctrl-C stops.")
+        } else {
+            try await runLoadTest(baseURL: baseURL, productCount: database.productCount, cache: cache, admin: admin)
+            await server.triggerGracefulShutdown()
         }
-        try await app.runService()  // returns after SIGINT or SIGTERM
-    } else {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next() ?? 0
-            try await runLoadTest(
-                baseURL: "http://127.0.0.1:\(port)", productCount: database.productCount, cache: cache, admin: admin)
-            group.cancelAll()  // graceful shutdown of the server
-        }
+        try await group.waitForAll()
     }
     await admin.close()
     await cache.close()
@@ -71,8 +73,8 @@ await runExample("Heavy-read API: Hummingbird + cache + Prometheus") { redisAddr
 
 func runLoadTest(baseURL: String, productCount: Int, cache: SyncedCache, admin: SyncedCache) async throws {
     section("1. Load: 8 concurrent clients, up to 4,000 reads or 3 s, 80 % on 50 popular products")
-    // Halfway through, the admin instance puts product 1 on sale; the API pod gets the new value
-    // with the event and serves it from then on.
+    // A second in, the admin instance puts product 1 on sale; the API pod gets the new value with
+    // the event and serves it from then on.
     let sale = Task {
         try await Task.sleep(for: .seconds(1))
         try await admin.set("product:1", Product(id: 1, name: "Product 1", priceCents: 1))
@@ -85,7 +87,8 @@ func runLoadTest(baseURL: String, productCount: Int, cache: SyncedCache, admin: 
 
     section("2. The cache did the work")
     let stats = cache.stats
-    print("  local hits \(stats.localHits), remote hits \(stats.remoteHits), database loads \(stats.loads), entries \(stats.localSize)")
+    print("  local misses \(stats.localMisses), of which Redis had \(stats.remoteHits); database loads \(stats.loads)")
+    print("  local hits \(stats.localHits) (getOrLoad looks again after a load: one more hit each)")
     let product1 = try await get("\(baseURL)/products/1").body
     print("  GET /products/1 after the sale -> \(product1)")
 
