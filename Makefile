@@ -15,7 +15,7 @@ demo: deps
 	scripts/with-redis-cleanup .build/release/dcache demo
 
 test: deps
-	scripts/with-redis-cleanup $(SWIFT) test
+	SWIFT=$(SWIFT) scripts/with-redis-cleanup scripts/run-tests
 
 # Tests whose claims hold only for optimized code (a local hit allocates nothing), and the
 # hit-ratio bars on the shared traces (too slow unoptimized).
@@ -30,8 +30,8 @@ release: deps
 
 # ThreadSanitizer over the concurrency tests. jemalloc is left out: TSan brings its own malloc.
 tsan: deps
-	DCACHE_NO_JEMALLOC=1 scripts/with-redis-cleanup $(SWIFT) test --sanitize=thread \
-		--scratch-path .build-tsan $(TSAN_FILTER)
+	DCACHE_NO_JEMALLOC=1 SWIFT=$(SWIFT) scripts/with-redis-cleanup scripts/run-tests --sanitize=thread \
+		--scratch-path .build-tsan
 
 # The benchmark package lives in Benchmarks/ with its own Package.swift (so that users of the
 # library never resolve package-benchmark). CI builds it; running it is for people and perf/.
