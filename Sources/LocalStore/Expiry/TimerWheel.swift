@@ -63,11 +63,11 @@ final class TimerWheel {
     }
 
     /// Bucket heads: 64 per level, then the overdue and transit lists.
-    private var heads = [Head](repeating: Head(), count: TimerWheel.transitSlot + 1)
+    @exclusivity(unchecked) private var heads = [Head](repeating: Head(), count: TimerWheel.transitSlot + 1)
     /// Per level, bit d set when bucket d is non-empty.
-    private var occupied = [UInt64](repeating: 0, count: TimerWheel.levels)
+    @exclusivity(unchecked) private var occupied = [UInt64](repeating: 0, count: TimerWheel.levels)
     /// Scratch for `advance`: the buckets to visit per level, snapshotted before visiting any.
-    private var due = [UInt64](repeating: 0, count: TimerWheel.levels)
+    @exclusivity(unchecked) private var due = [UInt64](repeating: 0, count: TimerWheel.levels)
     /// The time the wheel was last advanced to (monotonic ns).
     private(set) var now: Int64
     /// Number of scheduled nodes.

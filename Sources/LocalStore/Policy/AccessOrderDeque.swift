@@ -3,14 +3,14 @@
 // Design note. Every policy list (LRU, W-TinyLFU's window, probation and protected segments)
 // needs four operations in O(1): append a node, unlink any node, move a node to the most recently
 // used end, and look at the least recently used end. An intrusive list gives all four without
-// allocating, because the links live in the node itself (`PolicyNode.previous` / `next`), as in
+// allocating, because the links live in the node itself (`PolicyNode.previousLink` / `nextLink`), as in
 // Caffeine's `AccessOrderDeque` [1]. The head is the least recently used node (the next victim),
 // the tail the most recently used one.
 //
-// Links are `unowned(unsafe)`: the deque never retains a node. A node stays alive while linked
+// Links are `Unmanaged` (unretained): the deque never retains a node. A node stays alive while linked
 // because the cache's table (or the thread removing it from the table) holds a strong reference
 // until the policy has unlinked it; see `PolicyNode.swift`. A node is on at most one deque at a
-// time, so `previous`/`next` are unambiguous.
+// time, so its links are unambiguous.
 //
 // What we gave up: there is no count of nodes (the policies keep weights, which is what they
 // compare); `_checkInvariants()` walks the list when a count is needed.
@@ -20,48 +20,53 @@
 //
 // Concurrency: a value type stored in a policy; guarded by the policy lock like the nodes' links.
 
-/// An intrusive doubly-linked list over `PolicyNode.previous` and `PolicyNode.next`.
+/// An intrusive doubly-linked list over `PolicyNode.previousLink` and `PolicyNode.nextLink`.
 struct AccessOrderDeque {
-    /// The least recently used node, or nil when empty.
-    unowned(unsafe) private(set) var first: PolicyNode?
-    /// The most recently used node, or nil when empty.
-    unowned(unsafe) private(set) var last: PolicyNode?
+    /// The least and most recently used nodes, unretained (see `PolicyNode.previousLink`).
+    private var firstLink: Unmanaged<PolicyNode>?
+    private var lastLink: Unmanaged<PolicyNode>?
 
     /// Creates an empty deque.
     init() {}
 
+    /// The least recently used node, or nil when empty.
+    var first: PolicyNode? { firstLink?.takeUnretainedValue() }
+    /// The most recently used node, or nil when empty.
+    var last: PolicyNode? { lastLink?.takeUnretainedValue() }
+
     /// True when no node is linked.
     @inline(__always)
-    var isEmpty: Bool { first == nil }
+    var isEmpty: Bool { firstLink == nil }
 
     /// Appends an unlinked node at the most recently used end.
     @inline(__always)
     mutating func append(_ node: PolicyNode) {
-        node.previous = last
-        node.next = nil
-        if let last {
-            last.next = node
+        let link = Unmanaged.passUnretained(node)
+        node.previousLink = lastLink
+        node.nextLink = nil
+        if let lastLink {
+            lastLink._withUnsafeGuaranteedRef { $0.nextLink = link }
         } else {
-            first = node
+            firstLink = link
         }
-        last = node
+        lastLink = link
     }
 
     /// Unlinks a node that is on this deque.
     @inline(__always)
     mutating func remove(_ node: PolicyNode) {
-        let previous = node.previous
-        let next = node.next
-        if let previous { previous.next = next } else { first = next }
-        if let next { next.previous = previous } else { last = previous }
-        node.previous = nil
-        node.next = nil
+        let previous = node.previousLink
+        let next = node.nextLink
+        if let previous { previous._withUnsafeGuaranteedRef { $0.nextLink = next } } else { firstLink = next }
+        if let next { next._withUnsafeGuaranteedRef { $0.previousLink = previous } } else { lastLink = previous }
+        node.previousLink = nil
+        node.nextLink = nil
     }
 
     /// Moves a node that is on this deque to the most recently used end.
     @inline(__always)
     mutating func moveToBack(_ node: PolicyNode) {
-        guard last !== node else { return }
+        guard lastLink?.toOpaque() != Unmanaged.passUnretained(node).toOpaque() else { return }
         remove(node)
         append(node)
     }
@@ -69,44 +74,48 @@ struct AccessOrderDeque {
     /// Removes and returns the least recently used node, or nil when empty.
     @inline(__always)
     mutating func removeFirst() -> PolicyNode? {
-        guard let node = first else { return nil }
+        guard let link = firstLink else { return nil }
+        let node = link.takeUnretainedValue()
         remove(node)
         return node
     }
 
     /// Puts `new` (unlinked) where `old` (on this deque) is, and unlinks `old`.
     mutating func replace(_ old: PolicyNode, with new: PolicyNode) {
-        let previous = old.previous
-        let next = old.next
-        new.previous = previous
-        new.next = next
-        if let previous { previous.next = new } else { first = new }
-        if let next { next.previous = new } else { last = new }
-        old.previous = nil
-        old.next = nil
+        let link = Unmanaged.passUnretained(new)
+        let previous = old.previousLink
+        let next = old.nextLink
+        new.previousLink = previous
+        new.nextLink = next
+        if let previous { previous._withUnsafeGuaranteedRef { $0.nextLink = link } } else { firstLink = link }
+        if let next { next._withUnsafeGuaranteedRef { $0.previousLink = link } } else { lastLink = link }
+        old.previousLink = nil
+        old.nextLink = nil
     }
 
     /// Unlinks every node, calling `body` on each from least to most recently used. `body` may
     /// release the node: the deque no longer refers to it when `body` runs.
     mutating func removeAll(_ body: (PolicyNode) -> Void) {
-        var node = first
-        first = nil
-        last = nil
-        while let current = node {
-            node = current.next
-            current.previous = nil
-            current.next = nil
-            body(current)
+        var link = firstLink
+        firstLink = nil
+        lastLink = nil
+        while let current = link {
+            let node = current.takeUnretainedValue()
+            link = node.nextLink
+            node.previousLink = nil
+            node.nextLink = nil
+            body(node)
         }
     }
 
     /// Calls `body` on each node from least to most recently used. `body` must not change the
     /// deque.
     func forEach(_ body: (PolicyNode) -> Void) {
-        var node = first
-        while let current = node {
-            node = current.next
-            body(current)
+        var link = firstLink
+        while let current = link {
+            let node = current.takeUnretainedValue()
+            link = node.nextLink
+            body(node)
         }
     }
 

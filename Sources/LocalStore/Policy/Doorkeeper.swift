@@ -37,7 +37,7 @@ final class Doorkeeper {
     static let bitsPerSketchWord = Int(ProcessInfo.processInfo.environment["DCX_DK_BITS"] ?? "16")!
 
     /// The filter's bits.
-    private(set) var words: [UInt64]
+    @exclusivity(unchecked) private(set) var words: [UInt64]
     /// Number of words minus one (a power of two minus one).
     private var wordMask: Int
     /// Spreads key hashes independently of the sketch.

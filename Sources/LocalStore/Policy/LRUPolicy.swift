@@ -21,7 +21,7 @@
 /// Exact LRU over intrusive links. See the design note at the top of this file.
 final class LRUPolicy: EvictionPolicy {
     /// The single list, least recently used first. Guarded by the policy lock.
-    private var list = AccessOrderDeque()
+    @exclusivity(unchecked) private var list = AccessOrderDeque()
     /// Guarded by the policy lock.
     private(set) var weightedSize: Int = 0
     /// Guarded by the policy lock.

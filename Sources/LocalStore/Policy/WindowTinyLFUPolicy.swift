@@ -50,11 +50,11 @@ final class WindowTinyLFUPolicy: EvictionPolicy {
     /// they grow with the cache.
 
     /// Admission window, least recently used first.
-    var window = AccessOrderDeque()
+    @exclusivity(unchecked) var window = AccessOrderDeque()
     /// Main space, probation segment.
-    var probation = AccessOrderDeque()
+    @exclusivity(unchecked) var probation = AccessOrderDeque()
     /// Main space, protected segment.
-    var protected = AccessOrderDeque()
+    @exclusivity(unchecked) var protected = AccessOrderDeque()
 
     /// Total weight of all linked nodes.
     private(set) var weightedSize = 0
@@ -88,9 +88,9 @@ final class WindowTinyLFUPolicy: EvictionPolicy {
     /// The entry count the sketch is currently sized for.
     private(set) var modeledEntries: Int
     /// Draws the anti-flooding admission jitter.
-    var random: SplitMix64
+    @exclusivity(unchecked) var random: SplitMix64
     /// Decides the window's share of the cache.
-    var climber: WindowClimber
+    @exclusivity(unchecked) var climber: WindowClimber
 
     /// Creates an empty policy.
     ///
