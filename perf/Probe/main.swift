@@ -23,6 +23,10 @@ enum Operation: String, CaseIterable {
     case miss
     /// LocalStore set (replacing existing keys).
     case set
+    /// LocalStore insert of new keys, `count` of them (give --keys the same number): with
+    /// --allocations, the memory an entry costs beyond its key and value (both allocated before
+    /// measuring), amortized growth of the tables, sketch and climber included.
+    case insert
     /// Swift Dictionary lookup of the same keys: the raw table lookup baseline.
     case dictionary
     /// Hashing the key only.
@@ -129,6 +133,16 @@ struct Probe {
             for (index, name) in names.enumerated() { dictionary[name] = Payload(index) }
             for name in names { checksum &+= dictionary[name]?.id ?? 0 }
             return measured { checksum &+= dictionary[names[$0]]?.id ?? 0 }
+        case .insert:
+            let store = try ShardedCache<Payload>(
+                configuration: .init(capacity: .entries(names.count), hashSeed: 7))
+            let payloads = names.indices.map { Payload($0) }
+            let inserts = min(arguments.count, names.count)
+            let before = dc_alloc_thread_allocated_bytes()
+            for index in 0..<inserts { store.setValue(payloads[index], forKey: names[index]) }
+            let allocated = dc_alloc_thread_allocated_bytes() - before
+            checksum &+= store.count
+            return allocated
         default:
             let store = try ShardedCache<Payload>(
                 configuration: .init(capacity: .entries(arguments.keys * 2), hashSeed: 7))
