@@ -132,7 +132,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RedisTransportTests",
-            dependencies: ["RedisTransport", "TestSupport", "CSupport"]
+            dependencies: ["RedisTransport", "TestSupport", "Locking", "CSupport"]
         ),
         .testTarget(
             name: "DistributedCacheTests",

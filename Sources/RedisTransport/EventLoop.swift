@@ -213,12 +213,15 @@ public final class EventLoop: TaskExecutor, SerialExecutor, @unchecked Sendable 
 
     private func loopThreadStopped() {
         // Whatever is still queued cannot run here any more.
-        let leftover = inbox.withLock { inbox -> [Work] in
+        var leftover = inbox.withLock { inbox -> [Work] in
             inbox.stopped = true
             let work = inbox.work
             inbox.work = []
             return work
-        } + Array(runQueue)
+        }
+        // Only when non-empty: copying an empty Deque into an Array writes the count into the
+        // standard library's shared empty-array storage, a benign race TSan reports.
+        if !runQueue.isEmpty { leftover.append(contentsOf: runQueue) }
         runQueue.removeAll()
         for work in leftover {
             switch work {

@@ -17,7 +17,7 @@ func testOptions(_ server: RedisServer, pod: String, configure: (inout SyncedCac
     options.redisAddress = server.address
     options.enableMetrics = false
     options.pingInterval = .milliseconds(100)
-    options.pingTimeout = .milliseconds(500)
+    options.pingTimeout = Duration.milliseconds(500).scaledForTests
     configure(&options)
     return options
 }
