@@ -175,8 +175,11 @@ struct WindowClimber {
         guard !miniatures.isEmpty, SplitMix64.mix(keyHash ^ seed) <= threshold else { return nil }
         let k = miniatures.count
         var hitMask: UInt32 = 0
-        for i in 0..<k where miniatures[i].read(keyHash, sketch: sketch) {
-            hitMask |= 1 << UInt32(i)
+        // One uniqueness check for the loop, not one per miniature.
+        miniatures.withUnsafeMutableBufferPointer { miniatures in
+            for i in 0..<k where miniatures[i].read(keyHash, sketch: sketch) {
+                hitMask |= 1 << UInt32(i)
+            }
         }
         record(hitMask)
         readsInEpoch += 1
@@ -197,15 +200,20 @@ struct WindowClimber {
         let all: UInt32 = (1 << UInt32(k)) - 1
         guard hitMask != 0 else { return }
         var winners = hitMask
-        while winners != 0 {
-            let i = winners.trailingZeroBitCount
-            winners &= winners - 1
-            hits[i] += scale
-            var losers = all & ~hitMask
-            while losers != 0 {
-                let j = losers.trailingZeroBitCount
-                losers &= losers - 1
-                pairs[i * k + j] += scale
+        let scale = self.scale
+        hits.withUnsafeMutableBufferPointer { hits in
+            pairs.withUnsafeMutableBufferPointer { pairs in
+                while winners != 0 {
+                    let i = winners.trailingZeroBitCount
+                    winners &= winners - 1
+                    hits[i] += scale
+                    var losers = all & ~hitMask
+                    while losers != 0 {
+                        let j = losers.trailingZeroBitCount
+                        losers &= losers - 1
+                        pairs[i * k + j] += scale
+                    }
+                }
             }
         }
     }
