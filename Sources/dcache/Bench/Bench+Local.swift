@@ -17,6 +17,7 @@ extension Bench {
 
         @Option(help: "Number of keys (the cache holds all of them).") var keys = 10_000
         @Option(help: "Operations per measurement.") var operations = 5_000_000
+        @Option(help: "Runs of each measurement; the fastest is reported (shared machines only ever add time).") var rounds = 3
         @Option(help: "Eviction policy: lfu or lru.") var policy = "lfu"
         @Flag(help: "Print the results as JSON.") var json = false
 
@@ -44,9 +45,13 @@ extension Bench {
 
             func measure(_ name: String, threads: Int = 1, _ body: @escaping @Sendable (Int) -> Void) {
                 progress("measuring \(name) ...")
-                let started = DispatchTime.now().uptimeNanoseconds
-                DispatchQueue.concurrentPerform(iterations: threads) { body($0) }
-                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started)
+                // The fastest of `rounds` runs: on a shared machine, other tenants only ever add time.
+                var elapsed = Double.infinity
+                for _ in 0..<max(1, rounds) {
+                    let started = DispatchTime.now().uptimeNanoseconds
+                    DispatchQueue.concurrentPerform(iterations: threads) { body($0) }
+                    elapsed = min(elapsed, Double(DispatchTime.now().uptimeNanoseconds - started))
+                }
                 let total = Double(operations * threads)
                 rows.append(Row(name: name, nanosecondsPerOperation: elapsed / Double(operations),
                                 millionsPerSecond: total / elapsed * 1_000))
