@@ -81,7 +81,7 @@ final class MessagePackWriter {
         case .map(let map):
             try enterContainer(depth: depth)
             try check(dc_msgpack_write_map(writer, map.count))
-            for (key, element) in zip(map.keys, map.values) {
+            for (key, element) in map.entries {
                 do throws(Failure) {
                     try writeString(key)
                     try write(element, depth: depth + 1)
