@@ -29,7 +29,15 @@ let package = Package(
             ],
             path: "LocalStoreBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "MarshallingBenchmarks",
+            dependencies: benchmarkDependencies + [
+                .product(name: "DistributedCache", package: "swift-distributed-cache")
+            ],
+            path: "MarshallingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
