@@ -5,8 +5,8 @@
 //        --target MarshallingBenchmarks
 //
 // Each timed sample runs 1,000 operations (scalingFactor .kilo), so the reported nanoseconds and
-// allocation counts are per operation. The struct is the shape of a typical cache value: an id, a
-// short string, a double and a flag.
+// allocation counts are per operation. The struct is an id, a 19-byte string, a double and a
+// flag: 57 bytes as MessagePack, 69 as JSON.
 
 @preconcurrency import Benchmark
 import DistributedCache
