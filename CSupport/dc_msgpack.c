@@ -7,9 +7,10 @@
  *                  remain; it counts the nodes and the bytes msgpack-c's zone will need.
  *   2. msgpack_unpack  builds msgpack-c's tree in a zone of exactly that size.
  *   3. flatten()   copies the tree into the reader's node array in pre-order; the zone is freed.
- * Because pass 1 has bounded every count by the input length, pass 2 allocates at most
- * 48 bytes per input byte (a map pair of two 24-byte msgpack_objects per two bytes of input), and
- * the node array holds at most one 24-byte node per input byte.
+ * Because pass 1 has bounded every count by the input length, pass 2 allocates at most 24 bytes
+ * per input byte (one 24-byte msgpack_object slot per value, a map pair being two values, and
+ * every value takes at least one byte), and the node array holds at most one 24-byte node per
+ * input byte: 48 bytes of working memory per input byte at most, freed or kept by the reader.
  *
  * Allocation goes through shim_malloc/shim_realloc, which only add the test hook
  * (dc_msgpack_fail_allocation_after) in front of malloc/realloc: memory from them is freed with

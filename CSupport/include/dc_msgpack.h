@@ -24,7 +24,7 @@
  *    in its unpack.c), so the five bytes dd 01 00 00 00 made it hold 512 MiB, and df ff ff ff ff
  *    aborted an AddressSanitizer build asking for 256 GiB (measured here with msgpack-c 4.0.0).
  *    The pass checks that every declared length fits in the bytes that remain (each element takes
- *    at least one byte), so msgpack-c's allocations are bounded by 48 bytes per input byte; it
+ *    at least one byte), so msgpack-c's allocations are bounded by 24 bytes per input byte; it
  *    also rejects 0xc1 (never used [1]), truncation, trailing bytes and nesting deeper than
  *    DC_MSGPACK_MAX_DEPTH, each with an offset and a reason in errstr, where msgpack-c would only
  *    say "parse error" or, for depth, "out of memory".

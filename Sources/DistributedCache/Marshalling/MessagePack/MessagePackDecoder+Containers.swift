@@ -119,14 +119,26 @@ extension MessagePackDecoder {
         let codingPath: [any CodingKey]
         private let elementCount: Int
         private(set) var currentIndex = 0
-        /// Node index of the element at `currentIndex`; meaningful while not at the end.
+        /// Node index of the element at `currentIndex`; equals `end` once at the end.
         private var cursor: UInt32
+        /// The node after the array's subtree.
+        private let end: UInt32
 
         init(reader: MessagePackReader, array: UInt32, node: dc_msgpack_node_t, codingPath: [any CodingKey]) {
             self.reader = reader
             self.codingPath = codingPath
             elementCount = Int(node.length)
             cursor = array + 1
+            end = node.next
+        }
+
+        /// The cursor stays inside the array and reaches its end exactly with the last element.
+        func _checkInvariants() {
+            #if DCACHE_INTERNAL_CHECKS
+                precondition(currentIndex <= elementCount, "index \(currentIndex) beyond \(elementCount) elements")
+                precondition(cursor <= end, "cursor \(cursor) beyond the array's end \(end)")
+                precondition((cursor == end) == isAtEnd, "cursor \(cursor) and index \(currentIndex) disagree")
+            #endif
         }
 
         var count: Int? { elementCount }
@@ -155,6 +167,7 @@ extension MessagePackDecoder {
         private mutating func advance() {
             cursor = reader.node(cursor).next
             currentIndex += 1
+            _checkInvariants()
         }
 
         private mutating func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {

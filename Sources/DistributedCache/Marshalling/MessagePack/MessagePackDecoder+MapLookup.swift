@@ -9,8 +9,8 @@
 //     `allKeys` order, which is map order: both advance one pair per key, O(1) each.
 //  3. Anything else: a linear scan of the pairs while the map has fewer than `indexedFromCount`
 //     pairs, otherwise a table from key to pair built once on the first miss. The crossover is
-//     the same as the encoder's (MessagePackEncodedValue.swift): comparing a short key costs a few
-//     nanoseconds, hashing one tens, so below ~16 pairs the scan is cheaper than building a table.
+//     the encoder's (MessagePackEncodedValue.swift has the measurements): below about 16 keys a
+//     scan costs less than one hashed lookup, let alone building the table (a String per key).
 //
 // A key matches a str key with the same UTF-8 bytes as its `stringValue`, or an integer key equal
 // to its `intValue` (maps written by other producers with integer keys). A map with a repeated key,
@@ -74,7 +74,27 @@ final class MapLookup {
     private func hit(pair: Int, key: UInt32, node: dc_msgpack_node_t) -> UInt32 {
         cursorPair = pair
         cursorKey = key
+        #if DCACHE_INTERNAL_CHECKS
+            // Walking to the cursor is O(pairs): check small maps always, large ones at every
+            // power-of-two pair, so a 5,000-key test map stays O(1) amortized per lookup.
+            if pair < 2 * Self.indexedFromCount || pair & (pair - 1) == 0 { _checkInvariants() }
+        #endif
         return node.next
+    }
+
+    /// The cursor names a pair of this map, and `cursorKey` is that pair's key node.
+    func _checkInvariants() {
+        #if DCACHE_INTERNAL_CHECKS
+            guard count > 0 else { return }
+            precondition(cursorPair >= 0 && cursorPair < count, "cursor pair \(cursorPair) of \(count)")
+            var walked: UInt32?
+            forEachKey { pair, _, index in
+                guard pair == cursorPair else { return true }
+                walked = index
+                return false
+            }
+            precondition(walked == cursorKey, "cursor key node \(cursorKey) is not pair \(cursorPair)'s key")
+        #endif
     }
 
     private func scan(for key: some CodingKey) -> UInt32? {

@@ -8,7 +8,7 @@
 // uint, each in its smallest wire form (msgpack-c chooses; non-negative signed values take the
 // uint forms, as the spec asks); Float -> float 32; Double -> float 64; String -> str; nil -> nil;
 // `[UInt8]` and `Data` -> bin (recognised by type, since their own Codable conformances would
-// make an array of small integers, about twice the bytes); `Date` -> float 64 seconds since 1970
+// make an array of small integers, up to twice the bytes); `Date` -> float 64 seconds since 1970
 // (sub-microsecond precision for present-day dates, readable by any MessagePack reader, unlike the
 // timestamp extension); Int128 and UInt128 -> int or uint when the value fits in 64 bits, an
 // EncodingError otherwise; keyed containers -> maps with str keys in encoding order; unkeyed

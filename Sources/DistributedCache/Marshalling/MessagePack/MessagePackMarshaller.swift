@@ -40,11 +40,13 @@
 ///
 /// Guarantees:
 /// - `unmarshal` must return a value equal to the one `marshal` was given, for every `Codable`
-///   type whose own conformance round-trips (floats bit for bit, including NaN payloads' class).
+///   type whose own conformance round-trips. Doubles come back bit for bit, NaN payloads included;
+///   Floats too, except that a signaling NaN comes back quiet (msgpack-c widens float 32 to double).
 /// - `marshal` never produces bytes that `unmarshal` rejects: values nested deeper than 32
 ///   containers are refused when marshalled, not when read.
-/// - `unmarshal` never crashes, reads out of bounds or allocates beyond a small multiple of the
-///   input size on malformed, truncated or hostile input; it throws `DecodingError` instead.
+/// - `unmarshal` never crashes or reads out of bounds on malformed, truncated or hostile input, and
+///   never needs more than 48 bytes of working memory per input byte before building the decoded
+///   value (a 5-byte input cannot ask for gigabytes); it throws `DecodingError` instead.
 /// - It is stateless and safe to use from any number of threads at once.
 public struct MessagePackMarshaller: Marshaller {
     /// "msgpack".
