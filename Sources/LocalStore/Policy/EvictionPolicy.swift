@@ -58,3 +58,26 @@ protocol EvictionPolicy: AnyObject {
     /// Evicts while over the maximum (after `maximumWeight` shrank).
     func evictIfNeeded(evict: (PolicyNode, RemovalCause) -> Void)
 }
+
+extension EvictionPolicy {
+    /// The part of `replace` that is the same for every policy: the two cases where it is not a
+    /// swap of two nodes. If the policy never linked `old` (its insert event is still to come, or
+    /// it was evicted), `new` is simply added and `old` is marked dead so that its late insert
+    /// event is ignored. If `new` is already dead (a later write replaced or removed it before
+    /// this event was applied), `old` is simply removed.
+    ///
+    /// - Returns: true when `old` is linked and `new` pending: the caller swaps them.
+    @inline(__always)
+    func readyToSwap(_ old: PolicyNode, with new: PolicyNode, evict: (PolicyNode, RemovalCause) -> Void) -> Bool {
+        guard old.state == .linked else {
+            if old.state == .pending { old.state = .dead }
+            add(new, evict: evict)
+            return false
+        }
+        guard new.state == .pending else {
+            remove(old)
+            return false
+        }
+        return true
+    }
+}

@@ -53,15 +53,7 @@ final class LRUPolicy: EvictionPolicy {
     func recordMiss(keyHash: UInt64) {}
 
     func replace(_ old: PolicyNode, with new: PolicyNode, evict: (PolicyNode, RemovalCause) -> Void) {
-        guard old.state == .linked else {
-            if old.state == .pending { old.state = .dead }
-            add(new, evict: evict)
-            return
-        }
-        guard new.state == .pending else {
-            remove(old)
-            return
-        }
+        guard readyToSwap(old, with: new, evict: evict) else { return }
         list.replace(old, with: new)
         weightedSize += Int(new.weight) - Int(old.weight)
         old.state = .dead

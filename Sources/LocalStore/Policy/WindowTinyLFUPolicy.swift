@@ -158,15 +158,7 @@ final class WindowTinyLFUPolicy: EvictionPolicy {
     }
 
     func replace(_ old: PolicyNode, with new: PolicyNode, evict: (PolicyNode, RemovalCause) -> Void) {
-        guard old.state == .linked else {
-            if old.state == .pending { old.state = .dead }
-            add(new, evict: evict)
-            return
-        }
-        guard new.state == .pending else {
-            remove(old)
-            return
-        }
+        guard readyToSwap(old, with: new, evict: evict) else { return }
         let delta = Int(new.weight) - Int(old.weight)
         switch old.queue {
         case .window: window.replace(old, with: new); windowWeight += delta
