@@ -62,13 +62,14 @@ let package = Package(
             cSettings: cSupportC,
             linkerSettings: cSupportLinker
         ),
-        // One lock type for every module: pthread-based, so ThreadSanitizer sees it (Locked.swift).
-        .target(name: "Locking"),
+        // What every layer shares: the one lock type (pthread-based, so ThreadSanitizer sees it)
+        // and the one set of saturating Duration conversions.
+        .target(name: "Primitives"),
         .target(
             name: "LocalStore",
             dependencies: [
                 "CSupport",
-                "Locking",
+                "Primitives",
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
             swiftSettings: internalChecks
@@ -77,7 +78,7 @@ let package = Package(
             name: "RedisTransport",
             dependencies: [
                 "CSupport",
-                "Locking",
+                "Primitives",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -87,7 +88,7 @@ let package = Package(
             name: "DistributedCache",
             dependencies: [
                 "CSupport",
-                "Locking",
+                "Primitives",
                 "LocalStore",
                 "RedisTransport",
                 .product(name: "Logging", package: "swift-log"),
@@ -102,7 +103,7 @@ let package = Package(
             dependencies: [
                 "CSupport",
                 "DistributedCache",
-                "Locking",
+                "Primitives",
                 "EmbeddedRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,7 +125,8 @@ let package = Package(
         ),
 
         // Tests mirror Sources; TestSupport holds the RedisServer fixture they share.
-        .target(name: "TestSupport", dependencies: ["EmbeddedRedis"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["EmbeddedRedis", "Primitives"], path: "Tests/TestSupport"),
+        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
         .testTarget(
             name: "LocalStoreTests",
             dependencies: ["LocalStore", "CSupport"],
@@ -132,11 +134,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RedisTransportTests",
-            dependencies: ["RedisTransport", "TestSupport", "Locking", "CSupport"]
+            dependencies: ["RedisTransport", "TestSupport", "Primitives", "CSupport"]
         ),
         .testTarget(
             name: "DistributedCacheTests",
-            dependencies: ["DistributedCache", "TestSupport", "RedisTransport", "Locking", "CSupport"]
+            dependencies: ["DistributedCache", "TestSupport", "RedisTransport", "Primitives", "CSupport"]
         ),
         .testTarget(
             name: "DCacheToolTests",

@@ -152,7 +152,7 @@ extension SyncedCache {
         }
         var ttl: Duration?
         if case .success(.integer(let milliseconds)) = replies[1], milliseconds > 0 {
-            ttl = .milliseconds(milliseconds)
+            ttl = RedisLayout.remainingTTL(milliseconds: milliseconds)
         }
         let (version, bytes) = layout.versioned ? RedisLayout.parseStored(stored) : (0, stored)
         return RemoteRecord(version: version, bytes: bytes, ttl: ttl, ticket: ticket)

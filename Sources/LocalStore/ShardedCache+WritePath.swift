@@ -10,6 +10,7 @@
 // table retires it, exactly once.
 
 import CSupport
+import Primitives
 
 extension ShardedCache {
     /// Stores `value` for `key`, replacing any previous value.
@@ -87,12 +88,7 @@ extension ShardedCache {
     /// Monotonic deadline `ttl` from now, or `Int64.max` for none.
     func deadline(after ttl: Duration?) -> Int64 {
         guard let ttl else { return Int64.max }
-        let (seconds, attoseconds) = ttl.components
-        let nanoseconds = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        guard !nanoseconds.overflow else { return Int64.max - 1 }
-        let total = nanoseconds.partialValue.addingReportingOverflow(attoseconds / 1_000_000_000)
-        let deadline = dc_clock_now_ns().addingReportingOverflow(total.partialValue)
-        return total.overflow || deadline.overflow ? Int64.max - 1 : min(deadline.partialValue, Int64.max - 1)
+        return ttl.deadline(fromNanoseconds: dc_clock_now_ns())
     }
 
     func store(

@@ -20,7 +20,7 @@
 
 import Atomics
 import CSupport
-import Locking
+import Primitives
 import Synchronization
 
 /// A thread-safe, bounded, in-process cache with lock-free reads: the library's local store.

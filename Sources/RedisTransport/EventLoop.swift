@@ -24,7 +24,7 @@
 
 import CSupport
 import DequeModule
-import Locking
+import Primitives
 
 /// An event-loop thread running libuv, on which Redis connections live and tasks may run.
 ///

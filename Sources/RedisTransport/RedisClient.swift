@@ -8,7 +8,7 @@
 // thread; a caller that prefers the loop as its executor continues right there.
 
 import CSupport
-import Locking
+import Primitives
 import Synchronization
 
 /// A Redis client: pipelined command connections on an event-loop thread.

@@ -1,5 +1,7 @@
 // RedisConfiguration: where the server is, how to log in, and the client's time limits.
 
+import Primitives
+
 /// Settings of a ``RedisClient`` or ``RedisSubscriber``.
 public struct RedisConfiguration: Sendable, Equatable {
     /// How reconnection attempts are spaced after a connection fails.
@@ -30,12 +32,12 @@ public struct RedisConfiguration: Sendable, Equatable {
 
         /// The delay before attempt `attempt` (0-based).
         public func delay(forAttempt attempt: Int) -> Duration {
-            let base = Double(initialDelay.components.seconds) + Double(initialDelay.components.attoseconds) / 1e18
-            let cap = Double(maximumDelay.components.seconds) + Double(maximumDelay.components.attoseconds) / 1e18
-            let full = min(cap, base * pow(max(multiplier, 1), Double(min(attempt, 64))))
+            let base = initialDelay.secondsAsDouble
+            let cap = maximumDelay.secondsAsDouble
+            let full = max(0, min(cap, base * pow(max(multiplier, 1), Double(min(max(attempt, 0), 64)))))
             let fixed = full * (1 - min(max(jitter, 0), 1))
-            let seconds = fixed + Double.random(in: 0...(full - fixed))
-            return .nanoseconds(Int64(seconds * 1e9))
+            let seconds = fixed + Double.random(in: 0...max(0, full - fixed))
+            return Duration(saturatingSeconds: seconds)
         }
     }
 
@@ -132,11 +134,6 @@ import Glibc
 #endif
 
 extension Duration {
-    /// Whole milliseconds, rounded up, at least 1 for a positive duration.
-    var roundedUpMilliseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        guard seconds >= 0 else { return 0 }
-        let milliseconds = UInt64(seconds) &* 1_000 &+ UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
-        return milliseconds
-    }
+    /// Whole milliseconds, rounded up, at least 1 for a positive duration (libuv timer units).
+    var roundedUpMilliseconds: UInt64 { UInt64(saturatingMillisecondsRoundedUp) }
 }

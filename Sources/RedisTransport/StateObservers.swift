@@ -1,7 +1,7 @@
 // StateObservers: fan-out of connection state changes to callbacks and async streams.
 
 import CSupport
-import Locking
+import Primitives
 
 /// The observers of a client's or subscriber's connection state. Thread-safe.
 public final class StateObservers: Sendable {

@@ -1,6 +1,6 @@
 import DistributedCache
 import Foundation
-import Locking
+import Primitives
 import Testing
 import TestSupport
 

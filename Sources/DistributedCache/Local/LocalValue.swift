@@ -12,6 +12,7 @@
 // reference wire format), so that nothing older ever replaces something newer.
 
 import CSupport
+import Primitives
 
 /// The value of one key in an instance's local cache: version, and decoded value or bytes.
 ///
@@ -32,12 +33,7 @@ public final class LocalValue: Sendable {
         self.version = version
         self.box = box
         self.bytes = bytes
-        if let ttl {
-            let nanoseconds = ttl.components.seconds * 1_000_000_000 + ttl.components.attoseconds / 1_000_000_000
-            expiresAt = dc_clock_now_ns() + nanoseconds
-        } else {
-            expiresAt = Int64.max
-        }
+        expiresAt = ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
     }
 
     private init(version: UInt64, box: ValueBox?, expiresAt: Int64) {
@@ -54,7 +50,7 @@ public final class LocalValue: Sendable {
 
     /// Time left before the deadline (nil: none; zero or less: already due).
     var remainingTTL: Duration? {
-        expiresAt == Int64.max ? nil : .nanoseconds(expiresAt - dc_clock_now_ns())
+        expiresAt == Int64.max ? nil : .nanoseconds(expiresAt.subtractingReportingOverflow(dc_clock_now_ns()).partialValue)
     }
 }
 

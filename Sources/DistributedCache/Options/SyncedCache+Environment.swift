@@ -6,6 +6,7 @@
 // variable: a typo in a deployment should fail at start-up, not run with a default.
 
 import Foundation
+import Primitives
 
 extension SyncedCache.Options {
     /// The environment variables read by ``fromEnvironment(_:base:)``, with what they set.
@@ -184,6 +185,6 @@ enum GoDuration {
             }
             total += value * scale
         }
-        return .nanoseconds(Int64((total * 1e9).rounded()))
+        return Duration(saturatingSeconds: total)
     }
 }

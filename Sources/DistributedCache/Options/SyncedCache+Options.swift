@@ -204,6 +204,15 @@ extension SyncedCache {
             if localCacheConfig.bufferItems <= 0 { try fail("localCacheConfig.bufferItems", "must be positive") }
             if localCacheConfig.maxSize <= 0 { try fail("localCacheConfig.maxSize", "must be positive") }
             if let defaultTTL, defaultTTL <= .zero { try fail("defaultTTL", "must be positive") }
+            // Every duration is bounded, so that no conversion to milliseconds or nanoseconds
+            // has to saturate (100 years; see SyncedCache.maximumTTL).
+            let durations: [(String, Duration?)] = [
+                ("defaultTTL", defaultTTL), ("operationTimeout", operationTimeout), ("maximumStaleness", maximumStaleness),
+                ("pingInterval", pingInterval), ("pingTimeout", pingTimeout), ("loadLockTTL", loadLockTTL),
+            ]
+            for case let (name, duration?) in durations where duration > SyncedCache.maximumTTL {
+                try fail(name, "must be at most \(SyncedCache.maximumTTL) (100 years), got \(duration)")
+            }
             if replayStreamLength < 0 { try fail("replayStreamLength", "must be >= 0") }
             if maximumStaleness < .zero { try fail("maximumStaleness", "must be >= 0") }
             if pingInterval < .zero { try fail("pingInterval", "must be >= 0") }

@@ -59,6 +59,9 @@ extension SyncedCache.Event {
         case unknownAction(String)
         /// `value` is not valid base64.
         case badValue
+        /// A number is outside its bound: `version` above ``SyncedCache/maximumVersion``, or
+        /// `ttl` not in 1 ms...``SyncedCache/maximumTTL``. The associated value names the field.
+        case outOfRange(String)
 
         public var description: String {
             switch self {
@@ -66,6 +69,7 @@ extension SyncedCache.Event {
             case .missingField(let name): return "missing field \"\(name)\""
             case .unknownAction(let action): return "unknown action \"\(action)\""
             case .badValue: return "value is not base64"
+            case .outOfRange(let name): return "field \"\(name)\" is out of range"
             }
         }
     }
@@ -79,6 +83,7 @@ extension SyncedCache.Event {
         case .failure(.missingField(let name)): throw .missingField(name)
         case .failure(.unknownAction(let action)): throw .unknownAction(action)
         case .failure(.badValue): throw .badValue
+        case .failure(.outOfRange(let name)): throw .outOfRange(name)
         }
     }
 

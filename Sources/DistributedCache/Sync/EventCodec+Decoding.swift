@@ -1,5 +1,10 @@
 // Decoding events: a small JSON scanner specialised for the event object.
 //
+// Numbers are bounded here, before anything uses them: `version` must be at most
+// `SyncedCache.maximumVersion` (2^53) and `ttl` in 1...`SyncedCache.maximumTTL` in milliseconds;
+// an event with a number outside its bound is malformed (`.outOfRange`), like one that is not
+// JSON. A single published event with an unbounded TTL once crashed every receiver.
+//
 // It accepts any valid JSON object with the event's fields, in any order, with any whitespace
 // and escaping, skipping unknown fields of any type (nested up to `maximumDepth`); a repeated
 // field keeps its last value, as Go's decoder does. `null` counts as absent. Anything else (not
@@ -13,6 +18,8 @@ extension EventCodec {
         payload.withUnsafeBytes { bytes in
             var scanner = EventScanner(bytes)
             guard let fields = scanner.scanEvent() else { return .failure(.notJSON) }
+            if fields.versionOutOfRange { return .failure(.outOfRange("version")) }
+            if fields.ttlOutOfRange { return .failure(.outOfRange("ttl")) }
             guard let key = fields.key else { return .failure(.missingField("key")) }
             guard let sender = fields.sender else { return .failure(.missingField("sender")) }
             guard let actionName = fields.action else { return .failure(.missingField("action")) }
@@ -41,11 +48,16 @@ struct EventFields {
     var value: String?
     var version: UInt64?
     var ttl: Int64?
+    /// Whether the last `version` / `ttl` seen is outside its bound (the event is then malformed).
+    var versionOutOfRange = false
+    var ttlOutOfRange = false
 }
 
 /// A cursor over one JSON text. Every method returns nil (or false) on invalid input.
 struct EventScanner {
     static let maximumDepth = 64
+    /// `SyncedCache.maximumTTL` in milliseconds: the largest `ttl` an event may carry.
+    static let maximumTTLMilliseconds = UInt64(SyncedCache.maximumTTL.saturatingMilliseconds)
 
     private let bytes: UnsafeRawBufferPointer
     private var position = 0
@@ -81,8 +93,12 @@ struct EventScanner {
             case "sender": fields.sender = nil
             case "action": fields.action = nil
             case "value": fields.value = nil
-            case "version": fields.version = nil
-            case "ttl": fields.ttl = nil
+            case "version":
+                fields.version = nil
+                fields.versionOutOfRange = false
+            case "ttl":
+                fields.ttl = nil
+                fields.ttlOutOfRange = false
             default: break
             }
             return true
@@ -93,18 +109,17 @@ struct EventScanner {
         case "action": fields.action = scanString()
         case "value": fields.value = scanString()
         case "version":
+            // A UInt64 in JSON (a negative one is not), then at most maximumVersion.
             guard let (negative, magnitude) = scanInteger(), !negative || magnitude == 0 else { return false }
             fields.version = magnitude
+            fields.versionOutOfRange = magnitude > SyncedCache.maximumVersion
             return true
         case "ttl":
-            guard let (negative, magnitude) = scanInteger() else { return false }
-            if negative {
-                guard magnitude <= UInt64(Int64.max) + 1 else { return false }
-                fields.ttl = Int64(truncatingIfNeeded: 0 &- magnitude)
-            } else {
-                guard magnitude <= UInt64(Int64.max) else { return false }
-                fields.ttl = Int64(magnitude)
-            }
+            // An Int64 in JSON, then in 1...maximumTTL.
+            guard let (negative, magnitude) = scanInteger(), magnitude <= (negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max))
+            else { return false }
+            fields.ttl = negative ? Int64(truncatingIfNeeded: 0 &- magnitude) : Int64(magnitude)
+            fields.ttlOutOfRange = negative || magnitude == 0 || magnitude > EventScanner.maximumTTLMilliseconds
             return true
         default: return skipValue(depth: 0)
         }

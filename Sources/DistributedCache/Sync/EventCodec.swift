@@ -119,6 +119,8 @@ enum EventCodec {
         case missingField(String)
         case unknownAction(String)
         case badValue
+        /// A numeric field outside its bound (see SyncedCache+Limits.swift).
+        case outOfRange(String)
     }
 }
 

@@ -20,7 +20,7 @@
 // one: sections cover a lookup only) would hold back all reclamation.
 
 import CSupport
-import Locking
+import Primitives
 
 /// One thing waiting to be freed.
 @usableFromInline

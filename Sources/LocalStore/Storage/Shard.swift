@@ -17,7 +17,7 @@
 
 import Atomics
 import CSupport
-import Locking
+import Primitives
 
 @usableFromInline
 final class Shard<Value: Sendable>: @unchecked Sendable {

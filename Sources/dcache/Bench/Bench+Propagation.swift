@@ -13,7 +13,7 @@ import ArgumentParser
 import DistributedCache
 import EmbeddedRedis
 import Foundation
-import Locking
+import Primitives
 
 extension Bench {
     struct Propagation: AsyncParsableCommand {

@@ -22,6 +22,11 @@ import Testing
         // rejects a payload that is not valid JSON anywhere, so validate it all first.
         guard (try? JSONSerialization.jsonObject(with: Data(payload))) is [String: Any] else { return .failure(.notJSON) }
         guard let wire = try? JSONDecoder().decode(OracleWire.self, from: Data(payload)) else { return .failure(.notJSON) }
+        // The protocol's bounds (SyncedCache+Limits.swift), checked before the required fields.
+        if let version = wire.version, version > SyncedCache.maximumVersion { return .failure(.outOfRange("version")) }
+        if let ttl = wire.ttl, ttl < 1 || ttl > SyncedCache.maximumTTL.saturatingMilliseconds {
+            return .failure(.outOfRange("ttl"))
+        }
         guard let key = wire.key else { return .failure(.missingField("key")) }
         guard let sender = wire.sender else { return .failure(.missingField("sender")) }
         guard let actionName = wire.action else { return .failure(.missingField("action")) }
@@ -50,7 +55,7 @@ import Testing
         let versioned = Bool.random(using: &generator)
         return Event(
             key: randomString(&generator), sender: randomString(&generator), action: action, value: value,
-            version: versioned ? UInt64.random(in: 1...UInt64.max, using: &generator) : nil,
+            version: versioned ? UInt64.random(in: 1...SyncedCache.maximumVersion, using: &generator) : nil,
             ttlMilliseconds: versioned && Bool.random(using: &generator) ? Int64.random(in: 1...1 << 40, using: &generator) : nil)
     }
 
@@ -93,8 +98,13 @@ import Testing
              Event(key: "k/x", sender: "s", action: .set, value: [1, 2])),
             (#"{"key":"a","key":"b","sender":"s","action":"clear","version":null,"ttl":null}"#,
              Event(key: "b", sender: "s", action: .clear)),
-            (#"{"key":"\ud83d\ude00 \ud800x","sender":"s","action":"invalidate","version":7,"ttl":-1}"#,
-             Event(key: "😀 \u{FFFD}x", sender: "s", action: .invalidate, version: 7, ttlMilliseconds: -1)),
+            (#"{"key":"\ud83d\ude00 \ud800x","sender":"s","action":"invalidate","version":7,"ttl":1}"#,
+             Event(key: "😀 \u{FFFD}x", sender: "s", action: .invalidate, version: 7, ttlMilliseconds: 1)),
+            // The largest bounded numbers, and a bad number that a later occurrence replaces.
+            (#"{"key":"k","sender":"s","action":"delete","version":9007199254740992,"ttl":3155760000000}"#,
+             Event(key: "k", sender: "s", action: .delete, version: 1 << 53, ttlMilliseconds: 3_155_760_000_000)),
+            (#"{"key":"k","sender":"s","action":"delete","ttl":0,"ttl":5,"version":9007199254740993,"version":null}"#,
+             Event(key: "k", sender: "s", action: .delete, ttlMilliseconds: 5)),
             (#"{"key":"k","sender":"s","action":"set","value":""}"#, Event(key: "k", sender: "s", action: .set)),
         ]
         for (text, event) in cases {
@@ -123,6 +133,17 @@ import Testing
             (#"{"key":"k","sender":"s","action":"explode"}"#, .unknownAction("explode")),
             (#"{"key":"k","sender":"s","action":"set","value":"not base64!"}"#, .badValue),
             (String(repeating: "[", count: 100), .notJSON),
+            // Bounds (SyncedCache+Limits.swift): the numbers that crashed receivers, and the edges.
+            (#"{"key":"k","sender":"s","action":"set","value":"AQI=","ttl":9007199254740992}"#, .outOfRange("ttl")),
+            (#"{"key":"k","sender":"s","action":"set","value":"AQI=","ttl":9223372036854775807}"#, .outOfRange("ttl")),
+            (#"{"key":"k","sender":"s","action":"set","value":"AQI=","ttl":-9223372036854775808}"#, .outOfRange("ttl")),
+            (#"{"key":"k","sender":"s","action":"set","value":"AQI=","ttl":9223372036854775808}"#, .notJSON),
+            (#"{"key":"k","sender":"s","action":"set","value":"AQI=","ttl":3155760000001}"#, .outOfRange("ttl")),
+            (#"{"key":"k","sender":"s","action":"set","value":"AQI=","ttl":0}"#, .outOfRange("ttl")),
+            (#"{"key":"k","sender":"s","action":"set","value":"AQI=","ttl":-1}"#, .outOfRange("ttl")),
+            (#"{"key":"k","sender":"s","action":"set","version":9007199254740993}"#, .outOfRange("version")),
+            (#"{"key":"k","sender":"s","action":"set","version":18446744073709551615}"#, .outOfRange("version")),
+            (#"{"sender":"s","action":"set","version":9223372036854775807}"#, .outOfRange("version")),
             ("{\"x\":" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}", .notJSON),
         ]
         for (text, failure) in cases {
