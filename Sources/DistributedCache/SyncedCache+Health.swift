@@ -1,21 +1,26 @@
-// Channel health: liveness pings, degraded mode, and resynchronization after an interruption.
+// Channel health: liveness pings, degraded mode, and when to resynchronize.
 //
 // A TCP connection can look alive while nothing flows (a hung server, a silent network
 // partition). So every `pingInterval` the instance publishes a ping on a channel only it
 // subscribes to, through the command connection, and watches it come back through the
-// subscription: the whole path an invalidation takes. When a ping is late by more than
-// `pingTimeout`, or the subscription reports a disconnect, the channel is broken:
+// subscription: the whole path an invalidation takes. The decisions are ChannelWatch's
+// (Sync/ChannelWatch.swift, a plain state machine); this file feeds it pings, subscription
+// states and the clock, and carries out what it decides:
 //   - degraded mode: local entries are served for at most `maximumStaleness` from that moment
 //     (Health.staleDeadline, checked on every local hit), then reads go to Redis;
-//   - the subscription is forced to reconnect (for the silent case);
-//   - once it is back (subscriptions confirmed) and pings flow again, a resync drops whatever
-//     may have been missed (clear / revalidate / replay), and only then does the instance leave
-//     degraded mode. No read after that returns a value invalidated while the channel was down.
+//   - a forced reconnection of a subscription that is connected but silent;
+//   - a resynchronization (SyncedCache+Resync.swift) once a ping sent after the break made it
+//     back, after which the instance leaves degraded mode. No read after that returns a value
+//     invalidated while the channel was down.
+//
+// A ping's PUBLISH waits at most one ping interval and does not hold up the checks, so the
+// cadence holds while Redis is paused. In the versioned wire format a ping is a script that also
+// returns the namespace's version counter: the verified horizon (Sync/VersionHorizon.swift).
 
 import CSupport
 import Foundation
 import Logging
-import Metrics
+import Primitives
 import RedisTransport
 
 extension SyncedCache {
@@ -37,34 +42,46 @@ extension SyncedCache {
     }
 
     private func pingLoop() async {
-        let channel = layout.pingChannel(podID: podID)
         let interval = options.pingInterval
-        let timeout = nanoseconds(options.pingTimeout)
+        let clock = ContinuousClock()
+        var next = clock.now
         while !Task.isCancelled && !isClosed {
-            do {
-                try await client.publish(Self.pingNonce, to: channel)
-            } catch {
-                // Redis unreachable: the missing ping-back will mark the channel broken.
-            }
-            try? await Task.sleep(for: interval)
-            let silent = dc_clock_now_ns() - health.lastPingBack.load(ordering: .relaxed)
-            if silent > timeout && health.isHealthy {
-                logger.warning("channel silent for \(silent / 1_000_000) ms: degraded mode, reconnecting the subscription")
-                channelBroken()
-                subscriber.reconnect()
-            }
+            Task { [weak self] in await self?.sendPing() }
+            let actions = health.watch.withLock { $0.check(now: dc_clock_now_ns()) }
+            carryOut(actions, reason: "no ping came back for \(options.pingTimeout)")
+            next = max(next + interval, clock.now)
+            try? await Task.sleep(until: next, clock: clock)
         }
     }
 
+    /// Publishes one ping carrying its send time and records whether Redis accepted it; learns
+    /// the version counter from the reply (versioned wire format).
+    private func sendPing() async {
+        let payload = "\(Self.pingNonce) \(dc_clock_now_ns())"
+        let channel = layout.pingChannel(podID: podID)
+        let command: [any RESPArgument] =
+            layout.versioned
+            ? ["EVAL", RedisLayout.pingScript, 1, layout.versionKey, channel, payload]
+            : ["PUBLISH", channel, payload]
+        var published = false
+        if let replies = try? await client.pipeline([command], timeout: options.pingInterval), case .success(let reply) = replies[0] {
+            published = true
+            if layout.versioned, let counter = RedisLayout.counter(reply) { horizon.learn(counter) }
+        }
+        health.watch.withLock { $0.pingPublished(published) }
+    }
+
     func receivePing(_ message: RedisPubSubMessage) {
-        let nonce = String(decoding: message.payload, as: UTF8.self)
-        guard nonce == Self.pingNonce else {
+        let parts = message.payload.split(separator: UInt8(ascii: " "), maxSplits: 1)
+        guard parts.count == 2, parts[0].elementsEqual(Self.pingNonce.utf8),
+            let sentAt = Int64(String(decoding: parts[1], as: UTF8.self))
+        else {
             logger.warning(
                 "another live instance uses pod id \"\(podID)\": they ignore each other's events; give each a unique podID")
             return
         }
-        health.lastPingBack.store(dc_clock_now_ns(), ordering: .relaxed)
-        if !health.isHealthy && subscriber.connectionState == .connected { scheduleResync() }
+        let actions = health.watch.withLock { $0.pingReturned(sentAt: sentAt, now: dc_clock_now_ns()) }
+        carryOut(actions, reason: "")
     }
 
     /// At start: warns when another live instance subscribes to our ping channel (same pod id).
@@ -82,191 +99,44 @@ extension SyncedCache {
 
     /// The subscription's state changed (loop thread).
     func subscriptionChanged(_ state: ConnectionState) {
+        let now = dc_clock_now_ns()
         switch state {
         case .disconnected(let error):
-            logger.warning("subscription lost (\(error)): degraded mode until it is back and resynchronized")
-            channelBroken()
+            let actions = health.watch.withLock { $0.subscriptionLost(now: now) }
+            carryOut(actions, reason: "subscription lost (\(error))")
         case .connected:
-            if !health.isHealthy { scheduleResync() }
+            let actions = health.watch.withLock { $0.subscriptionConfirmed(now: now) }
+            carryOut(actions, reason: "")
         case .connecting, .closed:
             break
         }
     }
 
-    private func channelBroken() {
-        health.degrade()
-        resyncState.withLock { $0.needed = true }
-    }
-
-    /// Starts one resync at a time, when one is needed.
-    func scheduleResync() {
-        let start = resyncState.withLock { state -> Bool in
-            guard state.needed, !state.running else { return false }
-            state.running = true
-            state.needed = false
-            return true
+    /// Does what the liveness state machine decided. `reason` explains a degradation in the log.
+    private func carryOut(_ actions: ChannelWatch.Actions, reason: String) {
+        if actions.degrade {
+            health.degrade()
+            logger.warning(
+                "\(reason): degraded mode (local entries served for at most \(options.maximumStaleness)) until the channel is back and resynchronized")
         }
-        guard start else { return }
-        Task { [weak self] in
-            guard let self else { return }
-            await self.resync()
-            let again = self.resyncState.withLock { state -> Bool in
-                state.running = false
-                return state.needed
-            }
-            if again { self.scheduleResync() }
+        if actions.reconnect {
+            logger.warning("the subscription is connected but no ping comes back: reconnecting it")
+            subscriber.reconnect()
         }
-    }
-
-    // MARK: - Resync
-
-    func resync() async {
-        let strategy = options.resyncStrategy
-        do {
-            switch strategy {
-            case .clear:
-                dropEverything()
-            case .revalidate:
-                try await revalidate()
-            case .replay:
-                try await replay()
+        if actions.ping {
+            Task { [weak self] in await self?.sendPing() }
+        }
+        if actions.resync {
+            Task { [weak self] in
+                guard let self else { return }
+                await self.resync()
+                let done = self.health.watch.withLock { $0.resyncFinished(now: dc_clock_now_ns()) }
+                self.carryOut(done, reason: "")
             }
-            counters.increment(.resyncs)
+        }
+        if actions.recover {
             health.recover()
-            logger.info("resynchronized (\(strategy.rawValue)); local reads resume")
-        } catch {
-            report(CacheError.from(error), "resync (\(strategy.rawValue))")
-            dropEverything()
-            counters.increment(.resyncs)
-            health.recover()
+            logger.info("resynchronized (\(options.resyncStrategy.rawValue)); local reads resume")
         }
     }
-
-    func dropEverything() {
-        changes.recordClear()
-        local.removeAll()
-    }
-
-    /// Compares every local entry's version with Redis's, 500 keys per MGET, and drops those
-    /// that differ or are gone.
-    private func revalidate() async throws {
-        guard layout.versioned, let entries = local.snapshot() else { return dropEverything() }
-        // Reads that started before now may carry what we are about to check: refuse them.
-        changes.recordClear()
-        var start = 0
-        while start < entries.count {
-            let batch = entries[start..<min(start + 500, entries.count)]
-            start += 500
-            let stored = try await client.mget(batch.map { layout.dataKey($0.key) as any RESPArgument })
-            for (entry, value) in zip(batch, stored) {
-                let current = value.map { RedisLayout.parseStored($0).version }
-                if current != entry.version || entry.version == 0 {
-                    local.removeValue(forKey: entry.key) { $0.version == entry.version }
-                }
-            }
-        }
-    }
-
-    /// Reads the replay stream after the last version seen and drops exactly the keys it names;
-    /// drops everything when the stream no longer reaches back that far.
-    private func replay() async throws {
-        let cursor = health.lastVersion.load(ordering: .relaxed)
-        guard layout.versioned, cursor > 0 else { return dropEverything() }
-        guard let first = try await streamIDs(from: "-", count: 1).first else {
-            // No stream: fine only if nothing was written since the cursor.
-            let counter = try await client.get(layout.versionKey).flatMap { UInt64(String(decoding: $0, as: UTF8.self)) } ?? 0
-            if counter > cursor { dropEverything() }
-            return
-        }
-        if first.version > cursor + 1 {
-            logger.info("replay stream starts at version \(first.version), after our cursor \(cursor): full clear")
-            return dropEverything()
-        }
-        var next = "\(cursor + 1)-0"
-        while true {
-            let entries = try await streamIDs(from: next, count: 1_000)
-            for entry in entries {
-                if case .success(let event) = EventCodec.decode(entry.payload) {
-                    replayDrop(event)
-                }
-                health.observe(version: entry.version)
-            }
-            guard let last = entries.last, entries.count == 1_000 else { break }
-            next = "\(last.version + 1)-0"
-        }
-    }
-
-    private func replayDrop(_ event: Event) {
-        guard event.sender != podID else { return }
-        let version = event.version ?? 0
-        switch event.action {
-        case .clear:
-            dropEverything()
-        case .set, .invalidate, .delete:
-            changes.recordChange(of: event.key)
-            local.removeValue(forKey: event.key) { version == 0 || $0.version < version }
-        }
-    }
-
-    /// XRANGE of the replay stream from `start`, as (version, event payload) pairs.
-    private func streamIDs(from start: String, count: Int) async throws -> [(version: UInt64, payload: [UInt8])] {
-        guard case .array(let entries) = try await client.send("XRANGE", layout.streamKey, start, "+", "COUNT", count)
-        else { return [] }
-        return entries.compactMap { entry in
-            guard case .array(let parts) = entry, parts.count == 2, let id = parts[0].string,
-                let version = UInt64(id.prefix { $0 != "-" }), case .array(let fields) = parts[1], fields.count >= 2,
-                let payload = fields[1].bytes
-            else { return nil }
-            return (version, payload)
-        }
-    }
-
-    /// Sets the replay cursor to the namespace's current version (everything before this
-    /// instance started is irrelevant: its local cache was empty).
-    func startReplayCursor() async throws {
-        if let bytes = try await client.get(layout.versionKey), let version = UInt64(String(decoding: bytes, as: UTF8.self)) {
-            health.observe(version: version)
-        }
-    }
-
-    // MARK: - Metrics
-
-    /// Exports the statistics through swift-metrics once a second: counters advance by the
-    /// difference since the last export, gauges are set. Off the hot path entirely.
-    private func metricsLoop() async {
-        let dimensions = [("pod", podID)]
-        func counter(_ name: String) -> Counter { Counter(label: "dcache_\(name)_total", dimensions: dimensions) }
-        let exported: [(KeyPath<Stats, UInt64>, Counter)] = [
-            (\.localHits, counter("local_hits")), (\.localMisses, counter("local_misses")),
-            (\.remoteHits, counter("remote_hits")), (\.remoteMisses, counter("remote_misses")),
-            (\.sets, counter("sets")), (\.deletes, counter("deletes")), (\.clears, counter("clears")),
-            (\.eventsReceived, counter("events_received")), (\.eventsApplied, counter("events_applied")),
-            (\.eventsIgnored, counter("events_ignored")), (\.eventsMalformed, counter("events_malformed")),
-            (\.invalidations, counter("invalidations")), (\.errors, counter("errors")), (\.resyncs, counter("resyncs")),
-            (\.staleReads, counter("stale_reads")), (\.loads, counter("loads")),
-        ]
-        let size = Gauge(label: "dcache_local_entries", dimensions: dimensions)
-        let healthy = Gauge(label: "dcache_channel_healthy", dimensions: dimensions)
-        var previous = Stats()
-        while !Task.isCancelled && !isClosed {
-            let now = stats
-            for (path, metric) in exported where now[keyPath: path] > previous[keyPath: path] {
-                metric.increment(by: Int64(now[keyPath: path] - previous[keyPath: path]))
-            }
-            size.record(now.localSize)
-            healthy.record(health.isHealthy ? 1 : 0)
-            previous = now
-            try? await Task.sleep(for: .seconds(1))
-        }
-    }
-
-    func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-    }
-}
-
-/// Whether a resync is wanted or running.
-struct ResyncState {
-    var needed = false
-    var running = false
 }

@@ -20,7 +20,7 @@
 import CSupport
 import Foundation
 import LocalStore
-import Locking
+import Primitives
 import Logging
 import RedisTransport
 import Synchronization
@@ -53,6 +53,8 @@ public final class SyncedCache: Sendable {
     let marshaller: any Marshaller
     let layout: RedisLayout
     let changes = InvalidationLog()
+    /// The highest version Redis is known to have handed out, and sets waiting for it.
+    let horizon = VersionHorizon()
     let counters = CounterSet()
     let logger: Logger
     /// Remote reads in flight, one per key (single flight).
@@ -60,7 +62,6 @@ public final class SyncedCache: Sendable {
     /// getOrLoad loads in flight, one per key.
     let loads = Locked<[String: Task<[UInt8], any Error>]>([:])
     let background = Locked<[Task<Void, Never>]>([])
-    let resyncState = Locked(ResyncState())
     let closed = Atomic<Bool>(false)
 
     /// Creates an instance: builds the local cache, connects to Redis, subscribes to the channel
@@ -79,7 +80,7 @@ public final class SyncedCache: Sendable {
         self.marshaller = try Self.makeMarshaller(options)
         self.local = try Self.makeLocalLayer(options)
         self.layout = RedisLayout(options: options)
-        self.health = Health(maximumStaleness: options.maximumStaleness)
+        self.health = Health(maximumStaleness: options.maximumStaleness, pingTimeout: options.pingTimeout)
 
         var redis = try Self.redisConfiguration(options)
         redis.clientName = "dcache:\(options.podID!)"
@@ -118,7 +119,12 @@ public final class SyncedCache: Sendable {
         }
         await warnIfPodIDIsShared()
         startBackgroundWork()
-        logger.debug("cache started", metadata: ["redis": "\(options.redisAddress)", "namespace": "\(layout.namespace)"])
+        logger.info(
+            "cache started: keys live in Redis under \(layout.namespace.isEmpty ? "their bare names" : "\"\(layout.namespace):<key>\"")",
+            metadata: [
+                "redis": "\(options.redisAddress)", "namespace": "\(layout.namespace)", "wireFormat": "\(options.wireFormat.rawValue)",
+                "channel": "\(layout.channel)", "clearScope": "\(options.clearScope.rawValue)",
+            ])
     }
 
     /// Closes the instance: stops the pings and metrics, unsubscribes, closes the Redis
@@ -213,59 +219,6 @@ public final class SyncedCache: Sendable {
         let size = key.utf8.count
         if size > options.maximumKeySize {
             throw .invalidKey("the key is \(size) bytes; the maximum is \(options.maximumKeySize)")
-        }
-    }
-}
-
-/// The channel's health, read on every local hit: one relaxed atomic load while healthy.
-@usableFromInline
-final class Health: Sendable {
-    /// `Int64.max` while the channel is healthy; otherwise the monotonic time (ns) until which
-    /// local entries may still be served.
-    @usableFromInline let staleDeadline = Atomic<Int64>(Int64.max)
-    /// The highest event version seen on the channel (the replay cursor).
-    let lastVersion = Atomic<UInt64>(0)
-    /// Monotonic time of the last own ping that came back.
-    let lastPingBack = Atomic<Int64>(0)
-    let maximumStaleness: Int64
-
-    init(maximumStaleness: Duration) {
-        let (seconds, attoseconds) = maximumStaleness.components
-        self.maximumStaleness = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-        lastPingBack.store(dc_clock_now_ns(), ordering: .relaxed)
-    }
-
-    /// True while local entries may be served.
-    @inlinable
-    var servesLocal: Bool {
-        let deadline = staleDeadline.load(ordering: .relaxed)
-        return deadline == Int64.max || dc_clock_now_ns() < deadline
-    }
-
-    /// True while the channel is healthy (not in degraded mode): the local-hit fast path's
-    /// only check, one relaxed load of a line written only when health changes.
-    @inlinable
-    var isHealthy: Bool { staleDeadline.load(ordering: .relaxed) == Int64.max }
-
-    /// The channel broke: start the staleness clock (if not already running).
-    func degrade() {
-        let deadline = dc_clock_now_ns() + maximumStaleness
-        _ = staleDeadline.compareExchange(expected: Int64.max, desired: deadline, ordering: .relaxed)
-    }
-
-    /// The channel is back and resynchronized.
-    func recover() {
-        staleDeadline.store(Int64.max, ordering: .relaxed)
-    }
-
-    /// Notes an event's version (the replay cursor only moves forward).
-    func observe(version: UInt64) {
-        var current = lastVersion.load(ordering: .relaxed)
-        while version > current {
-            let (exchanged, original) = lastVersion.compareExchange(
-                expected: current, desired: version, ordering: .relaxed)
-            if exchanged { return }
-            current = original
         }
     }
 }

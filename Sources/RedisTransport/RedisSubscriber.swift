@@ -16,7 +16,7 @@
 // `.connected` cannot miss a message published between its resync and the subscription.
 
 import CSupport
-import Locking
+import Primitives
 import Synchronization
 
 /// A message received on a subscribed channel.
@@ -67,12 +67,56 @@ public final class RedisSubscriber: @unchecked Sendable {
     final class LoopState {
         var channels = Set<String>()
         var patterns = Set<String>()
-        /// Confirmations awaited, keyed "subscribe:name", "psubscribe:name", "unsubscribe:name" or
-        /// "punsubscribe:name" (the push's kind and subject); each with the callbacks to run.
-        var awaiting: [String: [() -> Void]] = [:]
-        /// True while re-subscribing after a (re)connection; `.connected` is reported when the
-        /// last confirmation arrives.
-        var restoring = false
+        /// Everyone waiting for confirmations: `subscribe(_:)` and friends, and the restore after
+        /// a (re)connection.
+        var waiters: [ConfirmationWaiter] = []
+        /// The restore in progress, if any: `.connected` is reported when it completes.
+        var restore: ConfirmationWaiter?
+    }
+
+    /// Waits for Redis to confirm a set of (un)subscriptions, keyed "subscribe:name",
+    /// "psubscribe:name", "unsubscribe:name" or "punsubscribe:name" (each push's kind and
+    /// subject), up to a deadline. Loop thread only.
+    final class ConfirmationWaiter {
+        var keys: Set<String>
+        private var timer: LoopTimer?
+        private var finish: ((Result<Void, RedisError>) -> Void)?
+
+        init(keys: Set<String>, finish: @escaping (Result<Void, RedisError>) -> Void) {
+            self.keys = keys
+            self.finish = finish
+        }
+
+        /// Fails the wait with `.timeout` unless every confirmation arrived within `limit`.
+        func expire(after limit: Duration, on loop: EventLoop) {
+            let timer = LoopTimer(on: loop) { [weak self] in self?.complete(.failure(.timeout)) }
+            timer.start(after: limit)
+            self.timer = timer
+        }
+
+        /// A confirmation arrived; completes the wait when it was the last one awaited.
+        func confirm(_ key: String) {
+            guard keys.remove(key) != nil, keys.isEmpty else { return }
+            complete(.success(()))
+        }
+
+        /// Completes once; later calls do nothing.
+        func complete(_ result: Result<Void, RedisError>) {
+            timer?.close()
+            timer = nil
+            let finish = self.finish
+            self.finish = nil
+            finish?(result)
+        }
+
+        /// Ends the wait without reporting anything (a newer wait took its place).
+        func abandon() {
+            timer?.close()
+            timer = nil
+            finish = nil
+        }
+
+        var isComplete: Bool { finish == nil }
     }
 
     /// Creates a subscriber. Nothing happens until ``connect()``.
@@ -165,13 +209,12 @@ public final class RedisSubscriber: @unchecked Sendable {
                     // Recorded; sent when the connection is (re)established.
                     return continuation.resume(returning: connection.state == .closed ? .failure(.closed) : .success(()))
                 }
-                var remaining = names.count
-                for name in names {
-                    state.awaiting[verb.lowercased() + ":" + name, default: []].append {
-                        remaining -= 1
-                        if remaining == 0 { continuation.resume(returning: .success(())) }
-                    }
+                let waiter = ConfirmationWaiter(keys: Set(names.map { verb.lowercased() + ":" + $0 })) { [weak self] result in
+                    self?.loopState.waiters.removeAll { $0.isComplete }
+                    continuation.resume(returning: result)
                 }
+                state.waiters.append(waiter)
+                waiter.expire(after: connection.configuration.commandTimeout, on: eventLoop)
                 connection.writePush(handle.command)
             }, otherwise: { continuation.resume(returning: .failure(.closed)) })
         }
@@ -240,37 +283,52 @@ public final class RedisSubscriber: @unchecked Sendable {
 }
 
 extension RedisSubscriber: RedisConnectionDelegate {
+    /// Re-subscribes everything after a (re)connection. Pending unsubscriptions are complete (the
+    /// new connection holds none); pending subscriptions are confirmed by the re-subscription.
+    /// If Redis does not confirm everything within the command timeout, the connection is
+    /// dropped and re-established, so a connection that accepts commands but never answers
+    /// cannot leave the subscriber waiting forever.
     func connectionWillBecomeReady(_ connection: RedisConnection) {
         let state = loopState
-        state.awaiting.removeAll()
+        for waiter in state.waiters {
+            for key in waiter.keys where key.hasPrefix("unsubscribe:") || key.hasPrefix("punsubscribe:") {
+                waiter.confirm(key)
+            }
+        }
+        state.restore?.abandon()
+        state.restore = nil
         let groups: [(verb: String, names: [String])] = [
             ("SUBSCRIBE", state.channels.sorted()), ("PSUBSCRIBE", state.patterns.sorted()),
         ]
+        var keys = Set<String>()
         for group in groups where !group.names.isEmpty {
             guard let command = try? PendingCommand.make(
                 arguments: [group.verb] + group.names, limit: connection.configuration.maximumArgumentSize,
                 timeout: connection.configuration.commandTimeout)
             else { continue }
-            for name in group.names {
-                state.awaiting[group.verb.lowercased() + ":" + name, default: []].append { [weak self] in
-                    self?.restoredOne()
-                }
-            }
+            keys.formUnion(group.names.map { group.verb.lowercased() + ":" + $0 })
             connection.writePush(command)
         }
-        state.restoring = !state.awaiting.isEmpty
-    }
-
-    /// A re-subscription was confirmed; the last one makes the subscriber `.connected`.
-    private func restoredOne() {
-        guard loopState.restoring, loopState.awaiting.isEmpty else { return }
-        loopState.restoring = false
-        observers.publish(.connected)
+        guard !keys.isEmpty else { return }
+        let restore = ConfirmationWaiter(keys: keys) { [weak self, unowned connection] result in
+            guard let self else { return }
+            self.loopState.restore = nil
+            switch result {
+            case .success: self.observers.publish(.connected)
+            case .failure: connection.forceReconnect()
+            }
+        }
+        state.restore = restore
+        restore.expire(after: connection.configuration.commandTimeout, on: eventLoop)
     }
 
     func connection(_ connection: RedisConnection, didChange state: ConnectionState) {
-        // `.connected` waits for the subscriptions' confirmations (restoredOne).
-        if case .connected = state, loopState.restoring { return }
+        // `.connected` waits for the subscriptions' confirmations (the restore).
+        if case .connected = state, loopState.restore != nil { return }
+        if case .disconnected = state {
+            loopState.restore?.abandon()
+            loopState.restore = nil
+        }
         observers.publish(state)
     }
 
@@ -293,11 +351,8 @@ extension RedisSubscriber: RedisConnectionDelegate {
             deliver(RedisPubSubMessage(channel: text(2), pattern: text(1), payload: bytes(3)))
         case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
             let key = kind + ":" + text(1)
-            if var waiters = loopState.awaiting[key], !waiters.isEmpty {
-                let first = waiters.removeFirst()
-                loopState.awaiting[key] = waiters.isEmpty ? nil : waiters
-                first()
-            }
+            loopState.restore?.confirm(key)
+            for waiter in loopState.waiters { waiter.confirm(key) }
         default:
             break
         }
