@@ -38,6 +38,12 @@ public enum CacheError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// True when the failed write may still have happened in Redis (see `RedisError.mayHaveRun`).
+    var mayHaveRun: Bool {
+        if case .redis(let error) = self { return error.mayHaveRun }
+        return false
+    }
+
     /// Maps any error thrown by the transport to a cache error.
     static func from(_ error: any Error) -> CacheError {
         switch error {

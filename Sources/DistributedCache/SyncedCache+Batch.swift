@@ -4,6 +4,7 @@
 // pairs; setMany and deleteMany pipeline one write script per key. Each key succeeds or fails on
 // its own; the first failure is thrown after every success has been applied locally.
 
+import Primitives
 import RedisTransport
 
 extension SyncedCache {
@@ -44,7 +45,7 @@ extension SyncedCache {
             case .success(.bulkString(let stored)):
                 var ttl: Duration?
                 if case .success(.integer(let milliseconds)) = replies[index * 2 + 1], milliseconds > 0 {
-                    ttl = .milliseconds(milliseconds)
+                    ttl = RedisLayout.remainingTTL(milliseconds: milliseconds)
                 }
                 let (version, bytes) = layout.versioned ? RedisLayout.parseStored(stored) : (0, stored)
                 do {
@@ -80,15 +81,18 @@ extension SyncedCache {
             }
             prepared.append((key, bytes, TypedValueBox(value)))
         }
-        let ttl = ttl ?? options.defaultTTL
-        let ttlMilliseconds = ttl.map { max(nanoseconds($0) / 1_000_000, 1) }
+        let ttl = try resolveTTL(ttl)
+        let ttlMilliseconds = ttl?.saturatingMillisecondsRoundedUp
         let operation: RedisLayout.WriteOperation = options.readerCanSetToRedis ? .set : .announce
         let versions = try await pipelinedWrites(prepared.map { (operation, $0.key, $0.bytes, Action.set) }, ttlMilliseconds)
         var firstError: CacheError?
         for (item, result) in zip(prepared, versions) {
             switch result {
-            case .failure(let error): firstError = firstError ?? error
+            case .failure(let error):
+                if error.mayHaveRun { forgetLocally(item.key) }
+                firstError = firstError ?? error
             case .success(let version):
+                changes.recordChange(of: item.key, version: version, horizon: horizon.current)
                 local.setValue(LocalValue(version: version, box: item.box, bytes: nil, ttl: ttl), forKey: item.key, ttl: ttl) {
                     current in
                     guard let current, version != 0 else { return true }
@@ -113,9 +117,11 @@ extension SyncedCache {
         var firstError: CacheError?
         for (key, result) in zip(unique, versions) {
             switch result {
-            case .failure(let error): firstError = firstError ?? error
+            case .failure(let error):
+                if error.mayHaveRun { forgetLocally(key) }
+                firstError = firstError ?? error
             case .success(let version):
-                changes.recordChange(of: key)
+                changes.recordChange(of: key, version: version, horizon: horizon.current)
                 local.removeValue(forKey: key) { version == 0 || $0.version < version }
                 counters.increment(.deletes)
             }
@@ -188,7 +194,9 @@ extension SyncedCache {
                 }
                 return replies.map { reply in
                     switch reply {
-                    case .success(.integer(let version)) where version > 0: return .success(UInt64(version))
+                    case .success(.integer(let version)) where version > 0 && UInt64(version) <= SyncedCache.maximumVersion:
+                        horizon.learn(UInt64(version))
+                        return .success(UInt64(version))
                     case .success(let other): return .failure(.redis(.protocolError("the write script replied \(other)")))
                     case .failure(let error): return .failure(.redis(error))
                     }

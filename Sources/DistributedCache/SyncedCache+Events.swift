@@ -6,10 +6,20 @@
 // Ordering: Redis publishes in execution order, so one subscription sees each writer's events
 // in version order; versions still decide (an older event never replaces a newer value),
 // because a fill from a GET, a local write and a replayed event can interleave with them.
-// Bad input never crashes: a payload that is not an event is counted in `eventsMalformed`,
-// logged at debug level and skipped.
+//
+// The rule for a versioned set of key k at version v: it is applied only if v is above the
+// key's local entry and above the key's barrier in the InvalidationLog (the newest change
+// recorded for k, at least the log's floor), so neither a duplicate, nor a reordered event, nor
+// a set replayed after a delete or a clear is ever stored. A refused set also removes an older
+// local entry of k (something at least as new as v happened after it). When what refused the set
+// is a version above the verified horizon, it may have been forged: the set is parked until one
+// read of Redis's version counter decides (VersionHorizon.swift).
+//
+// Bad input never crashes: a payload that is not an event, or whose numbers are out of bounds,
+// is counted in `eventsMalformed`, logged at debug level and skipped.
 
 import Logging
+import Primitives
 import RedisTransport
 
 extension SyncedCache {
@@ -36,14 +46,15 @@ extension SyncedCache {
         logger.debug("skipped a malformed event: \(description)")
     }
 
-    /// Applies one event to the local cache. Also used by replay.
+    /// Applies one event to the local cache.
     func apply(_ event: Event) {
-        if let version = event.version { health.observe(version: version) }
         guard event.sender != podID else {
             counters.increment(.eventsIgnored)
             return
         }
         let version = event.version ?? 0
+        // The replay cursor; a resync checks it against Redis's counter before trusting it.
+        if version > 0 { health.observe(version: version) }
         if options.debugMode {
             logger.debug(
                 "event", metadata: ["action": "\(event.action.rawValue)", "key": "\(event.key)", "sender": "\(event.sender)",
@@ -55,39 +66,114 @@ extension SyncedCache {
                 counters.increment(.eventsIgnored)
                 return
             }
-            changes.recordChange(of: event.key)
-            var box: ValueBox?
-            if let hook = options.onSetLocalCache {
-                do {
-                    guard let produced = try hook(event) else {
-                        local.removeValue(forKey: event.key) { version == 0 || $0.version < version }
-                        counters.increment(.eventsApplied)
-                        return
-                    }
-                    box = DistributedCache.box(produced)
-                } catch {
-                    report(.decodingFailed(key: event.key, reason: "onSetLocalCache: \(error)"), "event")
-                    return
-                }
-            }
-            let ttl = event.ttlMilliseconds.map { Duration.milliseconds($0) }
-            let entry = LocalValue(version: version, box: box, bytes: box == nil ? event.value : nil, ttl: ttl)
-            let stored = local.setValue(entry, forKey: event.key, ttl: ttl) {
-                current in
-                guard let current, version != 0 else { return true }
-                return current.version < version
-            }
-            counters.increment(stored ? .eventsApplied : .eventsIgnored)
+            applySet(event, version: version)
         case .invalidate, .delete:
-            changes.recordChange(of: event.key)
+            changes.recordChange(of: event.key, version: version, horizon: horizon.current)
             local.removeValue(forKey: event.key) { version == 0 || $0.version < version }
             counters.increment(.invalidations)
             counters.increment(.eventsApplied)
         case .clear:
-            changes.recordClear()
+            changes.recordClear(version: version, horizon: horizon.current)
             local.removeAll()
             counters.increment(.invalidations)
             counters.increment(.eventsApplied)
         }
+    }
+
+    /// Applies a set event by the rule in the design note above.
+    private func applySet(_ event: Event, version: UInt64) {
+        let key = event.key
+        var box: ValueBox?
+        if let hook = options.onSetLocalCache {
+            do {
+                guard let produced = try hook(event) else {
+                    changes.recordChange(of: key, version: version, horizon: horizon.current)
+                    local.removeValue(forKey: key) { version == 0 || $0.version < version }
+                    counters.increment(.eventsApplied)
+                    return
+                }
+                box = DistributedCache.box(produced)
+            } catch {
+                report(.decodingFailed(key: key, reason: "onSetLocalCache: \(error)"), "event")
+                return
+            }
+        }
+        let ttl = event.ttlMilliseconds.map { Duration.milliseconds($0) }
+        let entry = LocalValue(version: version, box: box, bytes: box == nil ? event.value : nil, ttl: ttl)
+        guard version > 0 else {
+            // Reference wire format: no versions, the last event wins.
+            changes.recordChange(of: key, version: 0, horizon: horizon.current)
+            local.setValue(entry, forKey: key, ttl: ttl) { _ in true }
+            counters.increment(.eventsApplied)
+            return
+        }
+        let barrier = changes.barrier(for: key)
+        var blocker = barrier
+        let stored = local.setValue(entry, forKey: key, ttl: ttl) { current in
+            blocker = max(barrier, current?.version ?? 0)
+            return version > blocker
+        }
+        if stored {
+            changes.recordChange(of: key, version: version, horizon: horizon.current)
+            counters.increment(.eventsApplied)
+            return
+        }
+        // Refused. An older local entry cannot be current: a change at least as new as this
+        // event happened after it.
+        local.removeValue(forKey: key) { $0.version < version }
+        counters.increment(.eventsIgnored)
+        if blocker > horizon.current { hold(event) }
+    }
+
+    // MARK: - Versions that may be forged
+
+    /// Parks a set that a version above the verified horizon refused, and checks the horizon.
+    private func hold(_ event: Event) {
+        let (parked, sendCheck) = horizon.park(event)
+        guard parked else {
+            // Too many waiting: drop the key locally instead (always safe).
+            local.removeValue(forKey: event.key) { _ in true }
+            return
+        }
+        if sendCheck { checkHorizon() }
+    }
+
+    /// Reads Redis's version counter and decides the parked events (VersionHorizon.swift).
+    private func checkHorizon() {
+        Task { [weak self] in
+            guard let self else { return }
+            let counter: UInt64?
+            do {
+                let stored = try await client.get(layout.versionKey)
+                counter = try stored.map { bytes in
+                    guard let value = UInt64(String(decoding: bytes, as: UTF8.self)) else {
+                        throw RedisError.protocolError("the version counter holds \"\(String(decoding: bytes.prefix(40), as: UTF8.self))\"")
+                    }
+                    return value
+                } ?? 0
+            } catch {
+                counter = nil
+            }
+            let (decided, again) = horizon.checkFinished(counter: counter)
+            if let counter {
+                changes.verify(upTo: counter)
+                for event in decided { redecide(event, counter: counter) }
+            } else {
+                for event in decided { local.removeValue(forKey: event.key) { _ in true } }
+            }
+            if again { checkHorizon() }
+        }
+    }
+
+    /// A parked set, now that Redis says it has handed out versions up to `counter` only:
+    /// whatever above that held the set back was forged and goes; then the set is applied again.
+    private func redecide(_ event: Event, counter: UInt64) {
+        let forgedEntry = local.removeValue(forKey: event.key) { $0.version > counter }
+        let forgedRecord = changes.forgetForged(event.key, above: counter)
+        if forgedEntry || forgedRecord {
+            counters.increment(.forgedVersions)
+            logger.warning("dropped key \"\(event.key)\" held at a version Redis never handed out (above \(counter))")
+        }
+        applySet(event, version: event.version ?? 0)
     }
 }

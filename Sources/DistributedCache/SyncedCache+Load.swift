@@ -10,6 +10,7 @@
 // outlives `loadLockTTL` they load themselves. So N instances missing one key call the loader
 // once per `loadLockTTL` in the normal case, and never more than once each.
 
+import Primitives
 import RedisTransport
 
 extension SyncedCache {
@@ -74,7 +75,7 @@ extension SyncedCache {
                 fill(key, record, box: nil, keepBytes: true)
                 return record.bytes
             }
-            let ttlMilliseconds = max(Int(nanoseconds(options.loadLockTTL) / 1_000_000), 1)
+            let ttlMilliseconds = Int(options.loadLockTTL.saturatingMillisecondsRoundedUp)
             var acquired = ContinuousClock.now >= deadline
             if !acquired {
                 acquired = try await client.set(
@@ -92,7 +93,7 @@ extension SyncedCache {
                     throw failure
                 }
                 let bytes = try marshal(value)
-                try await storeLoaded(key, bytes, box: TypedValueBox(value), ttl: ttl)
+                try await write(key, bytes, box: TypedValueBox(value), action: .set, ttl: ttl, storeInRedis: true)
                 return bytes
             }
             // Someone else is loading: wait for the value (its event, or Redis), or for the marker
@@ -105,29 +106,6 @@ extension SyncedCache {
                 if try await client.exists([marker]) == 0 { break }
             }
         }
-    }
-
-    /// Stores a loaded value: in Redis whatever `readerCanSetToRedis` says, announced as a set.
-    private func storeLoaded(_ key: String, _ bytes: [UInt8], box: ValueBox, ttl: Duration?) async throws {
-        guard bytes.count <= options.maximumValueSize else {
-            throw CacheError.valueTooLarge(size: bytes.count, limit: options.maximumValueSize)
-        }
-        let ttl = ttl ?? options.defaultTTL
-        let ttlMilliseconds = ttl.map { max(nanoseconds($0) / 1_000_000, 1) }
-        let version: UInt64
-        if layout.versioned {
-            version = try await runWriteScript(.set, key: key, bytes: bytes, action: .set, ttlMilliseconds: ttlMilliseconds)
-        } else {
-            try await client.set(layout.dataKey(key), to: bytes, expiration: ttlMilliseconds.map { .milliseconds(Int($0)) })
-            try await client.publish(EventCodec.encode(Event(key: key, sender: podID, action: .set, value: bytes)),
-                                     to: layout.channel)
-            version = 0
-        }
-        local.setValue(LocalValue(version: version, box: box, bytes: nil, ttl: ttl), forKey: key, ttl: ttl) { current in
-            guard let current, version != 0 else { return true }
-            return current.version < version
-        }
-        counters.increment(.sets)
     }
 
     /// Deletes a loading marker only if it is still ours (it may have expired and been taken).

@@ -1,12 +1,18 @@
 // Writes: set, setWithInvalidate, delete, clear.
 //
 // Order of effects: Redis first (the write script, or SET/DEL + PUBLISH in the reference wire
-// format), then the local cache. A write that fails at Redis therefore changes nothing locally
-// and throws: nothing is silently dropped, and the local cache never holds a value the other
-// instances were not told about. When the call returns, the local cache holds the new value, so
-// the next read on this instance sees it (read-your-writes).
+// format), then the local cache. A write that fails at Redis therefore throws, and the local
+// cache never holds a value the other instances were not told about. When the call returns, the
+// local cache holds the new value, so the next read on this instance sees it (read-your-writes).
+//
+// A failure may be ambiguous: a command that timed out or lost its connection after it was sent
+// may still run in Redis (a paused server runs it when it resumes), and this instance ignores
+// its own events. So after such a failure the local copy of the key is dropped (everything, for
+// clear): the next read asks Redis what actually happened. A write that was never sent (not
+// connected, invalid) changes nothing locally.
 
 import LocalStore
+import Primitives
 import RedisTransport
 
 extension SyncedCache {
@@ -61,10 +67,11 @@ extension SyncedCache {
             }
         } catch {
             let failure = CacheError.from(error)
+            if failure.mayHaveRun { forgetLocally(key) }
             report(failure, "delete \(key)")
             throw failure
         }
-        changes.recordChange(of: key)
+        changes.recordChange(of: key, version: version, horizon: horizon.current)
         local.removeValue(forKey: key) { version == 0 || $0.version < version }
         counters.increment(.deletes)
         if options.debugMode { logger.debug("delete", metadata: ["key": "\(key)", "version": "\(version)"]) }
@@ -80,6 +87,7 @@ extension SyncedCache {
     ///   namespace is empty and the scope is `.namespace` (that would remove every key).
     public func clear() async throws(CacheError) {
         try ensureOpen()
+        var version: UInt64 = 0
         do {
             switch options.clearScope {
             case .database:
@@ -88,28 +96,52 @@ extension SyncedCache {
                 guard !layout.namespace.isEmpty else {
                     throw CacheError.invalidOption(
                         name: "clearScope",
-                        reason: "the namespace is empty, so clearing it would remove every key of the database; "
-                            + "set a namespace, or choose clearScope = .database to flush the database on purpose")
+                        reason: "the namespace is empty (bare keys, as the reference library and the reference wire format "
+                            + "store them), so a namespace clear would remove every key of the database. Set `namespace` "
+                            + "(CACHE_NAMESPACE, dcache pod --namespace) to clear only those keys, or set `clearScope = "
+                            + ".database` (CACHE_CLEAR_SCOPE=database, dcache pod --clear-scope database) to run FLUSHDB "
+                            + "on purpose, as the reference library does")
                 }
                 try await unlinkNamespace()
             }
             if layout.versioned {
-                _ = try await runWriteScript(.announce, key: "*", bytes: [], action: .clear, ttlMilliseconds: nil)
+                version = try await runWriteScript(.announce, key: "*", bytes: [], action: .clear, ttlMilliseconds: nil)
             } else {
                 try await client.publish(EventCodec.encode(Event(key: "*", sender: podID, action: .clear)), to: layout.channel)
             }
         } catch {
             let failure = CacheError.from(error)
+            if failure.mayHaveRun { dropEverything() }
             report(failure, "clear")
             throw failure
         }
-        changes.recordClear()
+        changes.recordClear(version: version, horizon: horizon.current)
         local.removeAll()
         counters.increment(.clears)
         if options.debugMode { logger.debug("clear") }
     }
 
     // MARK: - Internals
+
+    /// The time to live a write uses: `ttl`, else ``Options/defaultTTL``; checked to be in
+    /// `0 < ttl <= maximumTTL`, so that its millisecond form (Redis's PX, the event's `ttl`) is
+    /// exact and every receiver accepts it.
+    /// - Throws: ``CacheError/invalidOption(name:reason:)`` naming `ttl`.
+    func resolveTTL(_ ttl: Duration?) throws(CacheError) -> Duration? {
+        guard let ttl = ttl ?? options.defaultTTL else { return nil }
+        guard ttl > .zero else { throw .invalidOption(name: "ttl", reason: "must be positive, got \(ttl)") }
+        guard ttl <= SyncedCache.maximumTTL else {
+            throw .invalidOption(name: "ttl", reason: "must be at most \(SyncedCache.maximumTTL) (100 years), got \(ttl)")
+        }
+        return ttl
+    }
+
+    /// Drops the local copy of a key after a write whose outcome is unknown (see the note at the
+    /// top of this file); in-flight reads of it will not cache what they bring back either.
+    func forgetLocally(_ key: String) {
+        changes.recordChange(of: key, version: 0, horizon: horizon.current)
+        local.removeValue(forKey: key) { _ in true }
+    }
 
     /// Marshals a value, mapping failures to `.encodingFailed`.
     func marshal<Value: Encodable>(_ value: Value) throws(CacheError) -> [UInt8] {
@@ -123,24 +155,28 @@ extension SyncedCache {
     }
 
     /// Writes a value to Redis (or only announces it) and then to the local cache.
-    func write(_ key: String, _ bytes: [UInt8], box: ValueBox?, action: Action, ttl: Duration?) async throws(CacheError) {
+    /// - Parameter storeInRedis: whether Redis keeps the value (`readerCanSetToRedis`, or always
+    ///   for a value `getOrLoad` loaded).
+    func write(
+        _ key: String, _ bytes: [UInt8], box: ValueBox?, action: Action, ttl: Duration?,
+        storeInRedis: Bool? = nil
+    ) async throws(CacheError) {
         try ensureOpen()
         try validate(key)
         guard bytes.count <= options.maximumValueSize else {
             throw .valueTooLarge(size: bytes.count, limit: options.maximumValueSize)
         }
-        let ttl = ttl ?? options.defaultTTL
-        if let ttl, ttl <= .zero { throw .invalidOption(name: "ttl", reason: "must be positive, got \(ttl)") }
-        let ttlMilliseconds = ttl.map { Int64($0.components.seconds * 1_000 + $0.components.attoseconds / 1_000_000_000_000_000) }
-            .map { max($0, 1) }
+        let ttl = try resolveTTL(ttl)
+        let ttlMilliseconds = ttl?.saturatingMillisecondsRoundedUp
+        let storeInRedis = storeInRedis ?? options.readerCanSetToRedis
         let version: UInt64
         do {
             if layout.versioned {
                 version = try await runWriteScript(
-                    options.readerCanSetToRedis ? .set : .announce, key: key, bytes: bytes, action: action,
+                    storeInRedis ? .set : .announce, key: key, bytes: bytes, action: action,
                     ttlMilliseconds: ttlMilliseconds)
             } else {
-                if options.readerCanSetToRedis {
+                if storeInRedis {
                     try await client.set(
                         layout.dataKey(key), to: bytes, expiration: ttlMilliseconds.map { .milliseconds(Int($0)) })
                 }
@@ -150,9 +186,11 @@ extension SyncedCache {
             }
         } catch {
             let failure = CacheError.from(error)
+            if failure.mayHaveRun { forgetLocally(key) }
             report(failure, "set \(key)")
             throw failure
         }
+        changes.recordChange(of: key, version: version, horizon: horizon.current)
         let entry = LocalValue(version: version, box: box, bytes: box == nil ? bytes : nil, ttl: ttl)
         local.setValue(entry, forKey: key, ttl: ttl) { current in
             guard let current, version != 0 else { return true }
@@ -174,9 +212,10 @@ extension SyncedCache {
             operation, key: key, value: bytes, ttlMilliseconds: ttlMilliseconds, eventPrefix: prefix,
             eventSuffix: EventCodec.suffix(ttlMilliseconds: ttlMilliseconds), streamLength: options.replayStreamLength)
         let reply = try await client.run(RedisLayout.writeScript, keys: keys, arguments: arguments)
-        guard case .integer(let version) = reply, version > 0 else {
+        guard case .integer(let version) = reply, version > 0, UInt64(version) <= SyncedCache.maximumVersion else {
             throw RedisError.protocolError("the write script replied \(reply)")
         }
+        horizon.learn(UInt64(version))
         return UInt64(version)
     }
 

@@ -44,6 +44,15 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// True when the command may have run on the server although it failed here: it was sent,
+    /// and then its reply did not come (timeout, or the connection broke).
+    public var mayHaveRun: Bool {
+        switch self {
+        case .connectionLost, .timeout: return true
+        default: return false
+        }
+    }
+
     /// True for failures of the connection rather than of the command: retrying on a new
     /// connection may succeed.
     public var isConnectionFailure: Bool {

@@ -128,13 +128,42 @@ func poll(_ pod: InteractiveProcess, _ command: String, until expected: String) 
         }
     }
 
+    /// Bare keys (the reference wire format): a namespace clear would flush everything, so it is
+    /// refused with an error that names both ways out; `--clear-scope database` flushes on purpose.
+    @Test func clear_withBareKeys_namesTheOptionsAndFlushesWhenAsked() async throws {
+        try await withPods(["--wire-format", "reference"]) { a, _, _ async throws in
+            let refused = try a.request("clear")
+            #expect(refused.hasPrefix("error: "))
+            #expect(refused.contains("--namespace") && refused.contains("--clear-scope database"), "\(refused)")
+        }
+        try await withPods(["--wire-format", "reference", "--clear-scope", "database", "--reader-can-set-to-redis"]) {
+            a, b, server async throws in
+            let raw = try RedisClient(configuration: .init(host: server.host, port: server.port))
+            try await raw.connect()
+            try await raw.set("foreign", to: #""written by redis-cli""#)  // JSON, as the pod's marshaller reads it
+            #expect(try a.request("set k v") == "ok")
+            #expect(try b.request("get foreign") == "hit written by redis-cli", "bare keys are shared with other tools")
+            #expect(try a.request("clear") == "ok")
+            #expect(try await raw.exists(["foreign", "k"]) == 0, "FLUSHDB, as asked")
+            await raw.close()
+        }
+    }
+
     @Test func stats_reportsWhatRedisHolds() async throws {
         try await withPods(["--reader-can-set-to-redis"]) { a, _, server async throws in
-            for i in 0..<5 { #expect(try a.request("set k\(i) v") == "ok") }
-            let stats = try InteractiveProcess(dcacheExecutable, ["stats", "--redis", server.address, "--json"])
-            let report = try JSONSerialization.jsonObject(with: Data(try stats.readLine().utf8)) as? [String: Any]
+            #expect(try a.request("set k0 v") == "ok")
+            func report() throws -> [String: Any]? {
+                let stats = try InteractiveProcess(dcacheExecutable, ["stats", "--redis", server.address, "--json"])
+                return try JSONSerialization.jsonObject(with: Data(try stats.readLine().utf8)) as? [String: Any]
+            }
+            // The counter starts at the server's clock in microseconds (RedisLayout's write
+            // script), then counts one per write.
+            let first = try #require(try report()?["version"] as? Int)
+            #expect(first > 1_700_000_000_000_000)
+            for i in 1..<5 { #expect(try a.request("set k\(i) v") == "ok") }
+            let report = try report()
             #expect(report?["keys"] as? Int == 5)
-            #expect(report?["version"] as? Int == 5)
+            #expect(report?["version"] as? Int == first + 4)
             #expect(report?["channelSubscribers"] as? Int == 2)
             #expect((report?["pods"] as? [String])?.sorted() == ["pod-A", "pod-B"])
         }

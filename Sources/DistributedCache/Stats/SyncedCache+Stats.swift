@@ -45,13 +45,16 @@ extension SyncedCache {
         public var staleReads: UInt64 = 0
         /// Loader calls made by `getOrLoad`.
         public var loads: UInt64 = 0
+        /// Keys whose local entry or tombstone carried a version Redis never handed out (a forged
+        /// event), found out and dropped when they held back a later set.
+        public var forgedVersions: UInt64 = 0
     }
 
     /// Counters kept by the instance.
     enum StatKey: Int, CaseIterable {
         case remoteHits, remoteMisses, sets, deletes, clears
         case eventsReceived, eventsApplied, eventsIgnored, eventsMalformed, invalidations
-        case errors, resyncs, staleReads, loads
+        case errors, resyncs, staleReads, loads, forgedVersions
     }
 }
 
@@ -105,6 +108,7 @@ extension SyncedCache {
         stats.resyncs = counters[.resyncs]
         stats.staleReads = counters[.staleReads]
         stats.loads = counters[.loads]
+        stats.forgedVersions = counters[.forgedVersions]
         return stats
     }
 }
