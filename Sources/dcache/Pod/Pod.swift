@@ -9,21 +9,29 @@ struct Pod: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one cache instance that reads commands from standard input, one per line.",
         discussion: """
-            Each command gets exactly one line on standard output, written at once (so another \
-            program can drive the instance through a pipe); logs go to standard error.
+            Each command gets exactly one line on standard output, written at once (so \
+            another program can drive the instance through a pipe); logs go to standard \
+            error.
 
-              set KEY VALUE [ttl=MS]   store VALUE (the rest of the line) and propagate it  -> ok
-              setinv KEY VALUE [ttl=MS] store VALUE, others only invalidate               -> ok
-              get KEY                  local cache, else Redis                            -> hit VALUE | miss
-              peek KEY                 local cache only, never Redis                      -> hit VALUE | miss
-              del KEY                                                                     -> ok
-              clear                                                                       -> ok
-              stats                    every counter                                      -> one line of JSON
-              ping                     the instance is connected and subscribed           -> pong
-              quit                     close the instance and exit 0                      -> bye
+              set KEY VALUE [ttl=MS]     store VALUE (the rest of the line), propagate it
+                                         -> ok
+              setinv KEY VALUE [ttl=MS]  store VALUE; others only invalidate  -> ok
+              get KEY                    local cache, else Redis  -> hit VALUE | miss
+              peek KEY                   local cache only         -> hit VALUE | miss
+              del KEY                    delete everywhere        -> ok
+              clear                      clear everywhere (see --clear-scope)  -> ok
+              stats                      every counter            -> one line of JSON
+              ping                       the instance is running  -> pong
+              quit                       close and exit 0         -> bye
 
-            Any failure answers `error: MESSAGE` and the instance keeps running. End of input \
-            is quit.
+            Any failure answers `error: MESSAGE` and the instance keeps running. End of \
+            input is quit.
+
+            Where keys live: in the versioned wire format (the default) every key is \
+            stored in Redis under NAMESPACE:KEY, with NAMESPACE "dcache" unless \
+            --namespace says otherwise; a value that the reference library, a script or \
+            redis-cli wrote under the bare key is not seen. The reference wire format \
+            stores bare keys (no namespace), as the Go library does.
             """)
 
     @Option(help: "Redis address HOST:PORT.") var redis = "localhost:6379"
@@ -34,9 +42,12 @@ struct Pod: AsyncParsableCommand {
     @Option(help: "Local cache policy: lfu or lru.") var policy = "lfu"
     @Option(help: "Maximum entries of the LRU local cache.") var maxSize = 10_000
     @Option(help: "Serialization format: json or msgpack.") var format = "json"
-    @Option(help: "Namespace (key prefix) in Redis.") var namespace: String?
+    @Option(help: "Namespace: keys live in Redis as NAMESPACE:KEY (default \"dcache\"; none in the reference wire format).")
+    var namespace: String?
     @Option(help: "Wire format: versioned or reference.") var wireFormat = "versioned"
     @Option(help: "Resync strategy after an interruption: clear, revalidate or replay.") var resync = "clear"
+    @Option(help: "What clear removes from Redis: namespace (its keys only) or database (FLUSHDB, as the reference does).")
+    var clearScope = "namespace"
     @Flag(help: "Write sets to Redis too (the reference's ReaderCanSetToRedis).") var readerCanSetToRedis = false
     @Flag(help: "Log every operation and event (standard error).") var debug = false
 
@@ -67,7 +78,7 @@ struct Pod: AsyncParsableCommand {
         var environment = ["CACHE_REDIS_ADDR": redis, "CACHE_REDIS_DB": String(db), "CACHE_INVALIDATION_CHANNEL": channel,
                            "CACHE_LOCAL_CACHE": policy, "CACHE_LOCAL_MAX_SIZE": String(maxSize),
                            "CACHE_SERIALIZATION_FORMAT": format, "CACHE_WIRE_FORMAT": wireFormat,
-                           "CACHE_RESYNC_STRATEGY": resync, "CACHE_ENABLE_METRICS": "false"]
+                           "CACHE_RESYNC_STRATEGY": resync, "CACHE_CLEAR_SCOPE": clearScope, "CACHE_ENABLE_METRICS": "false"]
         if let pod { environment["CACHE_POD_ID"] = pod }
         if let password { environment["CACHE_REDIS_PASSWORD"] = password }
         if let namespace { environment["CACHE_NAMESPACE"] = namespace }
