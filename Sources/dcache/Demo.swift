@@ -4,6 +4,7 @@ import ArgumentParser
 import Dispatch
 import EmbeddedRedis
 import Foundation
+import Primitives
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -119,7 +120,7 @@ struct PodDriver {
             answer = try process.request(command)
         }
         let elapsed = ContinuousClock.now - started
-        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        let milliseconds = elapsed.secondsAsDouble * 1_000
         say("  [\(name)] \(command)  ->  \(answer)   (after \(String(format: "%.1f", milliseconds)) ms)")
         return answer
     }

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import Primitives
 import RedisTransport
 
 extension Bench {
@@ -61,8 +62,7 @@ extension Bench {
                                 case .get: _ = try await client.get(key)
                                 case .set: try await client.set(key, to: value)
                                 }
-                                let elapsed = (ContinuousClock.now - started).components
-                                recorder.record(nanoseconds: elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+                                recorder.record(nanoseconds: (ContinuousClock.now - started).saturatingNanoseconds)
                             }
                             return recorder
                         }
@@ -78,8 +78,7 @@ extension Bench {
             progress("measuring \(perCaller * callers) \(operation.rawValue.uppercased()) calls, \(callers) callers...")
             let started = ContinuousClock.now
             let recorder = try await load(perCaller)
-            let elapsed = (ContinuousClock.now - started).components
-            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+            let seconds = (ContinuousClock.now - started).secondsAsDouble
             await client.close()
             return recorder.summary(operations: perCaller * callers, seconds: seconds)
         }
