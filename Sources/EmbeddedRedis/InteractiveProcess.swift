@@ -51,7 +51,7 @@ public final class InteractiveProcess: @unchecked Sendable {
         guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else {
             throw RedisServerProcess.Failure.system("pipe: \(String(cString: strerror(errno)))")
         }
-        process = try ChildProcess.spawn(executable, arguments, stdin: toChild[0], stdout: fromChild[1], close: [toChild[1], fromChild[0]])
+        process = try ChildProcess.spawn(executable, arguments, stdin: toChild[0], stdout: fromChild[1])
         close(toChild[0])
         close(fromChild[1])
         input = toChild[1]
