@@ -8,6 +8,7 @@
  *   dc_loop.h    the libuv event-loop thread and its thread-safe wake-up
  *   dc_redis.h   hiredis async connections attached to that loop, with pooled reply memory
  *   dc_msgpack.h MessagePack writer and validating reader over msgpack-c, for the marshaller
+ *   dc_thread.h  naming threads
  *
  * Conventions (see ../../shared/design/STYLE.md, "C (CSupport)"):
  *   - every exported symbol starts with dc_ (types dc_..._t); everything else is static;
@@ -25,5 +26,6 @@
 #include "dc_loop.h"
 #include "dc_redis.h"
 #include "dc_msgpack.h"
+#include "dc_thread.h"
 
 #endif /* DC_CSUPPORT_H */

@@ -4,6 +4,7 @@
 // pairs; setMany and deleteMany pipeline one write script per key. Each key succeeds or fails on
 // its own; the first failure is thrown after every success has been applied locally.
 
+import CSupport
 import Primitives
 import RedisTransport
 
@@ -12,7 +13,7 @@ extension SyncedCache {
     /// round trip.
     /// - Throws: ``CacheError/redis(_:)`` when the remote part fails; a value that does not
     ///   decode as `type` throws ``CacheError/decodingFailed(key:reason:)``.
-    public func getMany<Value: Codable & Sendable>(_ keys: [String], as type: Value.Type = Value.self) async throws(CacheError)
+    public nonisolated(nonsending) func getMany<Value: Codable & Sendable>(_ keys: [String], as type: Value.Type = Value.self) async throws(CacheError)
         -> [String: Value]
     {
         var found: [String: Value] = [:]
@@ -52,8 +53,7 @@ extension SyncedCache {
                     let value = try marshaller.unmarshal(type, from: bytes)
                     found[key] = value
                     counters.increment(.remoteHits)
-                    fill(key, RemoteRecord(version: version, bytes: bytes, ttl: ttl, ticket: ticket),
-                         box: TypedValueBox(value), keepBytes: false)
+                    fill(key, RemoteRecord(version: version, bytes: bytes, ttl: ttl, ticket: ticket), decoded: value)
                 } catch {
                     firstError = firstError ?? .decodingFailed(key: key, reason: String(describing: error))
                 }
@@ -72,14 +72,14 @@ extension SyncedCache {
     /// - Throws: the first failure, after every other key was applied.
     public func setMany<Value: Codable & Sendable>(_ values: [String: Value], ttl: Duration? = nil) async throws(CacheError) {
         try ensureOpen()
-        var prepared: [(key: String, bytes: [UInt8], box: ValueBox)] = []
+        var prepared: [(key: String, bytes: [UInt8], value: Value)] = []
         for (key, value) in values {
             try validate(key)
             let bytes = try marshal(value)
             guard bytes.count <= options.maximumValueSize else {
                 throw .valueTooLarge(size: bytes.count, limit: options.maximumValueSize)
             }
-            prepared.append((key, bytes, TypedValueBox(value)))
+            prepared.append((key, bytes, value))
         }
         let ttl = try resolveTTL(ttl)
         let ttlMilliseconds = ttl?.saturatingMillisecondsRoundedUp
@@ -93,10 +93,9 @@ extension SyncedCache {
                 firstError = firstError ?? error
             case .success(let version):
                 changes.recordChange(of: item.key, version: version, horizon: horizon.current)
-                local.setValue(LocalValue(version: version, box: item.box, bytes: nil, ttl: ttl), forKey: item.key, ttl: ttl) {
-                    current in
-                    guard let current, version != 0 else { return true }
-                    return current.version < version
+                let expiresAt = ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
+                local.store(item.key, item.value, version: version, expiresAt: expiresAt) { current in
+                    current.map { version == 0 || $0 < version } ?? true
                 }
                 counters.increment(.sets)
             }
@@ -122,7 +121,7 @@ extension SyncedCache {
                 firstError = firstError ?? error
             case .success(let version):
                 changes.recordChange(of: key, version: version, horizon: horizon.current)
-                local.removeValue(forKey: key) { version == 0 || $0.version < version }
+                local.remove(key) { version == 0 || $0 < version }
                 counters.increment(.deletes)
             }
         }

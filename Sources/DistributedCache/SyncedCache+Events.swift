@@ -18,6 +18,7 @@
 // Bad input never crashes: a payload that is not an event, or whose numbers are out of bounds,
 // is counted in `eventsMalformed`, logged at debug level and skipped.
 
+import CSupport
 import Logging
 import Primitives
 import RedisTransport
@@ -69,7 +70,7 @@ extension SyncedCache {
             applySet(event, version: version)
         case .invalidate, .delete:
             changes.recordChange(of: event.key, version: version, horizon: horizon.current)
-            local.removeValue(forKey: event.key) { version == 0 || $0.version < version }
+            local.remove(event.key) { version == 0 || $0 < version }
             counters.increment(.invalidations)
             counters.increment(.eventsApplied)
         case .clear:
@@ -83,34 +84,41 @@ extension SyncedCache {
     /// Applies a set event by the rule in the design note above.
     private func applySet(_ event: Event, version: UInt64) {
         let key = event.key
-        var box: ValueBox?
+        var produced: (any Codable & Sendable)?
         if let hook = options.onSetLocalCache {
             do {
-                guard let produced = try hook(event) else {
+                guard let value = try hook(event) else {
                     changes.recordChange(of: key, version: version, horizon: horizon.current)
-                    local.removeValue(forKey: key) { version == 0 || $0.version < version }
+                    local.remove(key) { version == 0 || $0 < version }
                     counters.increment(.eventsApplied)
                     return
                 }
-                box = DistributedCache.box(produced)
+                produced = value
             } catch {
                 report(.decodingFailed(key: key, reason: "onSetLocalCache: \(error)"), "event")
                 return
             }
         }
-        let ttl = event.ttlMilliseconds.map { Duration.milliseconds($0) }
-        let entry = LocalValue(version: version, box: box, bytes: box == nil ? event.value : nil, ttl: ttl)
+        let expiresAt = event.ttlMilliseconds.map { Duration.milliseconds($0).deadline(fromNanoseconds: dc_clock_now_ns()) }
+            ?? Int64.max
+        /// Stores the event's value (as the hook made it, else as bytes) if `condition` approves.
+        func store(when condition: (UInt64?) -> Bool) -> Bool {
+            if let produced {
+                return local.storeDecoded(key, produced, version: version, expiresAt: expiresAt, when: condition)
+            }
+            return local.storeEncoded(key, event.value, version: version, expiresAt: expiresAt, when: condition)
+        }
         guard version > 0 else {
             // Reference wire format: no versions, the last event wins.
             changes.recordChange(of: key, version: 0, horizon: horizon.current)
-            local.setValue(entry, forKey: key, ttl: ttl) { _ in true }
+            _ = store { _ in true }
             counters.increment(.eventsApplied)
             return
         }
         let barrier = changes.barrier(for: key)
         var blocker = barrier
-        let stored = local.setValue(entry, forKey: key, ttl: ttl) { current in
-            blocker = max(barrier, current?.version ?? 0)
+        let stored = store { current in
+            blocker = max(barrier, current ?? 0)
             return version > blocker
         }
         if stored {
@@ -120,7 +128,7 @@ extension SyncedCache {
         }
         // Refused. An older local entry cannot be current: a change at least as new as this
         // event happened after it.
-        local.removeValue(forKey: key) { $0.version < version }
+        local.remove(key) { $0 < version }
         counters.increment(.eventsIgnored)
         if blocker > horizon.current { hold(event) }
     }
@@ -132,7 +140,7 @@ extension SyncedCache {
         let (parked, sendCheck) = horizon.park(event)
         guard parked else {
             // Too many waiting: drop the key locally instead (always safe).
-            local.removeValue(forKey: event.key) { _ in true }
+            local.remove(event.key) { _ in true }
             return
         }
         if sendCheck { checkHorizon() }
@@ -159,7 +167,7 @@ extension SyncedCache {
                 changes.verify(upTo: counter)
                 for event in decided { redecide(event, counter: counter) }
             } else {
-                for event in decided { local.removeValue(forKey: event.key) { _ in true } }
+                for event in decided { local.remove(event.key) { _ in true } }
             }
             if again { checkHorizon() }
         }
@@ -168,7 +176,7 @@ extension SyncedCache {
     /// A parked set, now that Redis says it has handed out versions up to `counter` only:
     /// whatever above that held the set back was forged and goes; then the set is applied again.
     private func redecide(_ event: Event, counter: UInt64) {
-        let forgedEntry = local.removeValue(forKey: event.key) { $0.version > counter }
+        let forgedEntry = local.remove(event.key) { $0 > counter }
         let forgedRecord = changes.forgetForged(event.key, above: counter)
         if forgedEntry || forgedRecord {
             counters.increment(.forgedVersions)

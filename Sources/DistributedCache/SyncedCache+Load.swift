@@ -26,7 +26,7 @@ extension SyncedCache {
     /// - Throws: ``CacheError/loaderFailed(_:)`` when the loader throws; otherwise as
     ///   ``get(_:as:)`` and ``set(_:_:ttl:)``.
     @inlinable
-    public func getOrLoad<Value: Codable & Sendable>(
+    public nonisolated(nonsending) func getOrLoad<Value: Codable & Sendable>(
         _ key: String, as type: Value.Type = Value.self, ttl: Duration? = nil,
         loader: @escaping @Sendable () async throws -> Value
     ) async throws(CacheError) -> Value {
@@ -72,7 +72,7 @@ extension SyncedCache {
         while true {
             if let record = try await remoteRecord(key) {
                 counters.increment(.remoteHits)
-                fill(key, record, box: nil, keepBytes: true)
+                fill(key, record, decoded: nil as Never?)
                 return record.bytes
             }
             let ttlMilliseconds = Int(options.loadLockTTL.saturatingMillisecondsRoundedUp)
@@ -93,15 +93,18 @@ extension SyncedCache {
                     throw failure
                 }
                 let bytes = try marshal(value)
-                try await write(key, bytes, box: TypedValueBox(value), action: .set, ttl: ttl, storeInRedis: true)
+                try await write(key, bytes, decoded: value, action: .set, ttl: ttl, storeInRedis: true)
                 return bytes
             }
             // Someone else is loading: wait for the value (its event, or Redis), or for the marker
             // to go away.
             while ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(10))
-                if let cached = local.value(forKey: key), let bytes = cached.bytes ?? (try? cached.box?.marshal(with: marshaller)) {
-                    return bytes
+                if let cached = local.readAny(key) {
+                    switch cached.payload {
+                    case .encoded(let bytes): return bytes
+                    case .decoded(let decoded): if let bytes = try? decoded.marshal(with: marshaller) { return bytes }
+                    }
                 }
                 if try await client.exists([marker]) == 0 { break }
             }

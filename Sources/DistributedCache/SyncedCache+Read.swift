@@ -1,19 +1,25 @@
 // Reads: local hit, else one Redis GET per key at a time, whose result fills the local cache.
 //
 // The local-hit path is inlinable so that the caller's module specializes it for the value type:
-// a hit is then the store's lock-free lookup, one relaxed load of the channel's health, one
-// metadata comparison of the boxed value's class, and a copy of the value.
+// a hit is then the store's lock-free lookup, one class comparison of the entry (its value is
+// stored in it, LocalEntries.swift), one relaxed load of the channel's health, and a copy of the
+// value. It runs on the caller's executor, whatever the caller's isolation: `get` is
+// `nonisolated(nonsending)` (SE-0461), so a call from the main actor or any other actor does not
+// hop to the global executor and back to find a value in the local cache; only the remote part
+// suspends.
 
 import CSupport
 import LocalStore
+import Primitives
 import RedisTransport
 
 extension SyncedCache {
     /// Returns the value for `key`: from the local cache if it holds it, else from Redis (which
     /// then fills the local cache).
     ///
-    /// Concurrent misses of one key share one Redis GET. A value that fails to decode as `type`
-    /// is never cached.
+    /// A local hit runs on the caller's executor and never suspends, whatever actor the caller is
+    /// isolated to. Concurrent misses of one key share one Redis GET. A value that fails to decode
+    /// as `type` is never cached.
     /// - Parameters:
     ///   - key: the key.
     ///   - type: the value's type.
@@ -22,9 +28,9 @@ extension SyncedCache {
     ///   called too); ``CacheError/decodingFailed(key:reason:)``; ``CacheError/invalidKey(_:)``;
     ///   ``CacheError/closed``.
     @inlinable
-    public func get<Value: Codable & Sendable>(_ key: String, as type: Value.Type = Value.self) async throws(CacheError)
-        -> Value?
-    {
+    public nonisolated(nonsending) func get<Value: Codable & Sendable>(
+        _ key: String, as type: Value.Type = Value.self
+    ) async throws(CacheError) -> Value? {
         if let value = localValue(forKey: key, as: type) { return value }
         return try await remoteGet(key, as: type)
     }
@@ -35,20 +41,39 @@ extension SyncedCache {
     /// - Returns: the value, or nil when the local cache does not hold it (as `type`).
     @inlinable
     public func localValue<Value: Codable & Sendable>(forKey key: String, as type: Value.Type = Value.self) -> Value? {
-        guard let cached = local.value(forKey: key) else { return nil }
-        if let box = cached.box, Swift.type(of: box) == TypedValueBox<Value>.self, health.isHealthy {
-            return unsafeDowncast(box, to: TypedValueBox<Value>.self).value
-        }
-        return convertLocal(cached, forKey: key, as: type)
+        guard let found = local.read(key, as: type) else { return nil }
+        if let value = found, health.isHealthy { return value }
+        return convertLocal(found, forKey: key, as: type)
+    }
+
+    /// Calls `body` with the locally cached value for `key`, without copying it out of the local
+    /// cache, and returns what `body` returns; nil when the local cache does not hold the key (as
+    /// `type`). Never asks Redis, never throws.
+    ///
+    /// Use it to read a field of a large or shared value on a hot path: a copy of a value that
+    /// holds a reference (a class, a `String` longer than 15 bytes, an array) costs a retain and
+    /// a release of its reference count, a write to memory that every core reading the same
+    /// value shares, so several threads reading one hot value slow each other down; with this
+    /// read they only read it. `body` runs inside the local cache's epoch read section: keep it
+    /// short, never block or await in it, and do not let the value escape (copy out what you
+    /// need). A value held as bytes, or as another type, is decoded first (as
+    /// ``localValue(forKey:as:)`` does) and `body` then gets the decoded copy.
+    @inlinable
+    public func withLocalValue<Value: Codable & Sendable, Result>(
+        forKey key: String, as type: Value.Type = Value.self, _ body: (borrowing Value) -> Result
+    ) -> Result? {
+        if health.isHealthy, case .some(.some(let result)) = local.withValue(key, as: type, body) { return result }
+        guard let value = localValue(forKey: key, as: type) else { return nil }
+        return body(value)
     }
 
     /// The bytes stored for `key` (as marshalled), from the local cache or Redis.
     /// - Throws: as ``get(_:as:)``.
-    public func getBytes(_ key: String) async throws(CacheError) -> [UInt8]? {
-        if let cached = local.value(forKey: key), health.servesLocal {
+    public nonisolated(nonsending) func getBytes(_ key: String) async throws(CacheError) -> [UInt8]? {
+        if let cached = local.readAny(key), health.servesLocal {
             noteStaleRead()
             if let bytes = cached.bytes { return bytes }
-            if let box = cached.box, let bytes = try? box.marshal(with: marshaller) { return bytes }
+            if case .decoded(let decoded) = cached.payload, let bytes = try? decoded.marshal(with: marshaller) { return bytes }
         }
         try ensureOpen()
         try validate(key)
@@ -57,31 +82,31 @@ extension SyncedCache {
             return nil
         }
         counters.increment(.remoteHits)
-        fill(key, record, box: nil, keepBytes: true)
+        fill(key, record, decoded: nil as Never?)
         return record.bytes
     }
 
-    /// The local entry in another form than the fast path handles: still bytes, boxed as another
-    /// type, or the channel degraded (served within the staleness limit, and counted).
+    /// The local entry in another form than the fast path handles (`found` is nil): still bytes,
+    /// decoded as another type; or the channel degraded (served within the staleness limit, and
+    /// counted).
     @usableFromInline
-    func convertLocal<Value: Codable & Sendable>(_ cached: LocalValue, forKey key: String, as type: Value.Type) -> Value? {
+    func convertLocal<Value: Codable & Sendable>(_ found: Value?, forKey key: String, as type: Value.Type) -> Value? {
         guard health.servesLocal else { return nil }
         noteStaleRead()
-        if let box = cached.box as? TypedValueBox<Value> { return box.value }
+        if let found { return found }
+        guard let cached = local.peekAny(key) else { return nil }
         let bytes: [UInt8]
-        if let stored = cached.bytes {
-            bytes = stored
-        } else if let box = cached.box, let encoded = try? box.marshal(with: marshaller) {
+        switch cached.payload {
+        case .encoded(let stored): bytes = stored
+        case .decoded(let decoded):
+            guard let encoded = try? decoded.marshal(with: marshaller) else { return nil }
             bytes = encoded
-        } else {
-            return nil
         }
         guard let value = try? marshaller.unmarshal(type, from: bytes) else { return nil }
-        let remaining = cached.remainingTTL
-        if cached.box == nil, remaining.map({ $0 > .zero }) ?? true {
-            // Decode once: later hits take the fast path. Same deadline; only if nothing newer
-            // arrived meanwhile.
-            local.setValue(cached.decoded(TypedValueBox(value)), forKey: key, ttl: remaining) { $0 === cached }
+        if case .encoded = cached.payload, cached.remainingTTL.map({ $0 > .zero }) ?? true {
+            // Decode once: later hits take the fast path. Same version and deadline; only if
+            // nothing newer arrived meanwhile.
+            local.replace(cached, forKey: key, withDecoded: value)
         }
         return value
     }
@@ -114,7 +139,7 @@ extension SyncedCache {
             report(failure, "get")
             throw failure
         }
-        fill(key, record, box: TypedValueBox(value), keepBytes: false)
+        fill(key, record, decoded: value)
         if options.debugMode { logger.debug("get: remote hit", metadata: ["key": "\(key)", "version": "\(record.version)"]) }
         return value
     }
@@ -158,15 +183,17 @@ extension SyncedCache {
         return RemoteRecord(version: version, bytes: bytes, ttl: ttl, ticket: ticket)
     }
 
-    /// Stores what a read brought back, unless an invalidation overtook the read or the local
-    /// cache already holds the same or a newer version.
-    func fill(_ key: String, _ record: RemoteRecord, box: ValueBox?, keepBytes: Bool) {
+    /// Stores what a read brought back (decoded when the caller decoded it, else as bytes),
+    /// unless an invalidation overtook the read or the local cache already holds the same or a
+    /// newer version.
+    func fill<Value: Codable & Sendable>(_ key: String, _ record: RemoteRecord, decoded value: Value?) {
         guard !isClosed, changes.mayCache(key, readAt: record.ticket) else { return }
-        let value = LocalValue(
-            version: record.version, box: box, bytes: keepBytes || box == nil ? record.bytes : nil, ttl: record.ttl)
-        local.setValue(value, forKey: key, ttl: record.ttl) { current in
-            guard let current else { return true }
-            return record.version > current.version
+        let expiresAt = record.ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
+        let newer: (UInt64?) -> Bool = { current in current.map { record.version > $0 } ?? true }
+        if let value {
+            local.store(key, value, version: record.version, expiresAt: expiresAt, when: newer)
+        } else {
+            local.storeEncoded(key, record.bytes, version: record.version, expiresAt: expiresAt, when: newer)
         }
     }
 }

@@ -63,7 +63,7 @@ extension SyncedCache {
             for (entry, value) in zip(batch, stored) {
                 let current = value.map { RedisLayout.parseStored($0).version }
                 if current != entry.version || entry.version == 0 {
-                    local.removeValue(forKey: entry.key) { $0.version == entry.version }
+                    local.remove(entry.key) { $0 == entry.version }
                 }
             }
         }
@@ -110,7 +110,7 @@ extension SyncedCache {
             dropEverything()
         case .set, .invalidate, .delete:
             changes.recordChange(of: event.key, version: version, horizon: horizon.current)
-            local.removeValue(forKey: event.key) { version == 0 || $0.version < version }
+            local.remove(event.key) { version == 0 || $0 < version }
         }
     }
 

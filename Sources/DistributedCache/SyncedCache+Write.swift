@@ -11,6 +11,7 @@
 // clear): the next read asks Redis what actually happened. A write that was never sent (not
 // connected, invalid) changes nothing locally.
 
+import CSupport
 import LocalStore
 import Primitives
 import RedisTransport
@@ -28,7 +29,7 @@ extension SyncedCache {
     /// - Throws: ``CacheError/redis(_:)`` (nothing changed locally), ``CacheError/encodingFailed(_:)``,
     ///   ``CacheError/valueTooLarge(size:limit:)``, ``CacheError/invalidKey(_:)``, ``CacheError/closed``.
     public func set<Value: Codable & Sendable>(_ key: String, _ value: Value, ttl: Duration? = nil) async throws(CacheError) {
-        try await write(key, marshal(value), box: TypedValueBox(value), action: .set, ttl: ttl)
+        try await write(key, marshal(value), decoded: value, action: .set, ttl: ttl)
     }
 
     /// Stores `value` for `key`; the other instances only drop their copy and read it from Redis
@@ -37,7 +38,7 @@ extension SyncedCache {
     public func setWithInvalidate<Value: Codable & Sendable>(
         _ key: String, _ value: Value, ttl: Duration? = nil
     ) async throws(CacheError) {
-        try await write(key, marshal(value), box: TypedValueBox(value), action: .invalidate, ttl: ttl)
+        try await write(key, marshal(value), decoded: value, action: .invalidate, ttl: ttl)
     }
 
     /// Stores already-marshalled bytes for `key` (they must be what the configured marshaller
@@ -47,7 +48,7 @@ extension SyncedCache {
     public func setBytes(_ key: String, _ bytes: [UInt8], ttl: Duration? = nil, invalidateOnly: Bool = false)
         async throws(CacheError)
     {
-        try await write(key, bytes, box: nil, action: invalidateOnly ? .invalidate : .set, ttl: ttl)
+        try await write(key, bytes, decoded: nil as Never?, action: invalidateOnly ? .invalidate : .set, ttl: ttl)
     }
 
     /// Removes `key` from Redis, from this instance and from every other instance (flow 6).
@@ -72,7 +73,7 @@ extension SyncedCache {
             throw failure
         }
         changes.recordChange(of: key, version: version, horizon: horizon.current)
-        local.removeValue(forKey: key) { version == 0 || $0.version < version }
+        local.remove(key) { version == 0 || $0 < version }
         counters.increment(.deletes)
         if options.debugMode { logger.debug("delete", metadata: ["key": "\(key)", "version": "\(version)"]) }
     }
@@ -140,7 +141,7 @@ extension SyncedCache {
     /// top of this file); in-flight reads of it will not cache what they bring back either.
     func forgetLocally(_ key: String) {
         changes.recordChange(of: key, version: 0, horizon: horizon.current)
-        local.removeValue(forKey: key) { _ in true }
+        local.remove(key) { _ in true }
     }
 
     /// Marshals a value, mapping failures to `.encodingFailed`.
@@ -154,11 +155,12 @@ extension SyncedCache {
         }
     }
 
-    /// Writes a value to Redis (or only announces it) and then to the local cache.
+    /// Writes a value to Redis (or only announces it) and then to the local cache: decoded when
+    /// the caller has the value (`value`), else as the bytes.
     /// - Parameter storeInRedis: whether Redis keeps the value (`readerCanSetToRedis`, or always
     ///   for a value `getOrLoad` loaded).
-    func write(
-        _ key: String, _ bytes: [UInt8], box: ValueBox?, action: Action, ttl: Duration?,
+    func write<Value: Codable & Sendable>(
+        _ key: String, _ bytes: [UInt8], decoded value: Value?, action: Action, ttl: Duration?,
         storeInRedis: Bool? = nil
     ) async throws(CacheError) {
         try ensureOpen()
@@ -191,10 +193,12 @@ extension SyncedCache {
             throw failure
         }
         changes.recordChange(of: key, version: version, horizon: horizon.current)
-        let entry = LocalValue(version: version, box: box, bytes: box == nil ? bytes : nil, ttl: ttl)
-        local.setValue(entry, forKey: key, ttl: ttl) { current in
-            guard let current, version != 0 else { return true }
-            return current.version < version
+        let expiresAt = ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
+        let newer: (UInt64?) -> Bool = { current in current.map { version == 0 || $0 < version } ?? true }
+        if let value {
+            local.store(key, value, version: version, expiresAt: expiresAt, when: newer)
+        } else {
+            local.storeEncoded(key, bytes, version: version, expiresAt: expiresAt, when: newer)
         }
         counters.increment(.sets)
         if options.debugMode {

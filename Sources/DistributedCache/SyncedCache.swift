@@ -166,11 +166,11 @@ public final class SyncedCache: Sendable {
         do {
             switch options.localCache {
             case .lfu:
-                return .builtIn(try ShardedCache(configuration: .lfu(
+                return .builtIn(try EntryStore(configuration: .lfu(
                     numCounters: config.numCounters, maxCost: config.maxCost, bufferItems: config.bufferItems,
                     ignoreInternalCost: config.ignoreInternalCost)))
             case .lru:
-                return .builtIn(try ShardedCache(configuration: .lru(maxSize: config.maxSize)))
+                return .builtIn(try EntryStore(configuration: .lru(maxSize: config.maxSize)))
             case .custom(let factory):
                 return .custom(try factory())
             }
@@ -231,6 +231,7 @@ struct TestHooks: Sendable {
 }
 
 /// A value read from Redis.
+@usableFromInline
 struct RemoteRecord: Sendable {
     /// Version from the stored header (0: unversioned).
     var version: UInt64

@@ -1,81 +1,29 @@
-// ShardedCache: the built-in local cache. Storage (sharded slot tables, lock-free reads) and
-// policy (W-TinyLFU or LRU, under one policy lock) are kept apart, as in Caffeine.
+// ShardedCache: the built-in local cache with a value type, over the storage core (EntryStore).
 //
-// Design note: the paths through this type, and who may touch what.
-//
-//   read   hash -> shard's published table -> probe -> entry -> copy value. Inside an epoch read
-//          section; no lock, no reference count, no write to shared memory: the thread records
-//          the hit in its own block (ThreadBlocks.swift). The read path is in
-//          ShardedCache+ReadPath.swift, inlinable so that callers in other modules specialize it.
-//   write  new immutable entry -> shard lock: insert or replace in the table -> policy lock: drain
-//          recorded reads, tell the policy (which may evict), schedule expiry, retire whatever
-//          left the table. ShardedCache+WritePath.swift.
-//   maintenance  under the policy lock: apply recorded reads, expire due entries (timer wheel),
-//          then free retired memory once no reader can see it. ShardedCache+Maintenance.swift.
-//
-// Guarantees, per key: operations are linearizable. A read that begins after a set of the key
-// returned sees that value or a newer one, until it is replaced, removed, evicted or expired; an
-// expired entry is never returned (the read path checks the deadline itself; the wheel only frees
-// memory). Across keys there is no atomicity (a clear is per shard, in order).
+// Every entry of a ShardedCache<Value> is a StoreEntry<Value>, so reads downcast without a check.
+// The paths and guarantees are EntryStore's (EntryStore.swift).
 
-import Atomics
 import CSupport
-import Primitives
-import Synchronization
 
 /// A thread-safe, bounded, in-process cache with lock-free reads: the library's local store.
 ///
-/// A hit costs a hash, a probe of one or two cache lines, and a copy of the value (a retain for
-/// reference types); it takes no lock and allocates nothing. Writes take one shard lock and the
-/// policy lock. See ``Configuration`` for the settings and their mapping from the reference
-/// library, and ``Policy`` for the eviction policies.
-///
-/// `@unchecked Sendable`: shared state is either immutable after `init`, raw memory reached only
-/// through atomics (slot tables, thread blocks), or guarded by a lock (`policyState`, each
-/// shard's `state`); each stored property below says which.
-public final class ShardedCache<Value: Sendable>: LocalCache, @unchecked Sendable {
-    /// The settings this cache was created with.
-    public let configuration: Configuration
+/// A hit costs a hash, a probe of one or two cache lines, a copy of the value (a retain for
+/// reference types) and a write to the calling thread's own read ring; it takes no lock, runs no
+/// policy code and allocates nothing. The policy's upkeep runs on a maintenance thread. Writes take
+/// one shard lock and the policy lock. See ``Configuration`` for the settings and their mapping
+/// from the reference library, and ``Policy`` for the eviction policies.
+public final class ShardedCache<Value: Sendable>: LocalCache, Sendable {
+    /// The storage core.
+    @usableFromInline let store: EntryStore
 
-    /// Immutable.
-    @usableFromInline let hasher: KeyHasher
-    /// Immutable. shardCount - 1.
-    @usableFromInline let shardMask: Int
-    /// One word per shard: the base of its published slot table. Written by the shard under its
-    /// lock (release), read by readers (acquire). Owned by this cache.
-    @usableFromInline let tables: UnsafeMutablePointer<UnsafeAtomic<UInt>.Storage>
-    /// Immutable array of shards (writers only).
-    @usableFromInline let shards: ContiguousArray<Shard<Value>>
-    /// Per-thread counters and read rings (raw memory, see ThreadBlocks.swift).
-    @usableFromInline let threadBlocks: ThreadBlocks
-    /// Immutable: the coarse clock's resolution in nanoseconds.
-    @usableFromInline let coarseClockResolution: Int64
-    /// Guards the policy, the timer wheel and the policy-side counters.
-    let policyState: Locked<PolicyState>
-    /// Thread-safe itself.
-    let reclaimer: Reclaimer
-    /// Set once by `close()`.
-    let closed = Atomic<Bool>(false)
+    /// The settings this cache was created with.
+    public var configuration: Configuration { store.configuration }
 
     /// Creates a cache.
     /// - Parameter configuration: the settings.
     /// - Throws: ``LocalCacheError/invalidConfiguration(_:)`` when a setting is out of range.
     public init(configuration: Configuration) throws(LocalCacheError) {
-        try configuration.validate()
-        self.configuration = configuration
-        self.hasher = configuration.hashSeed.map(KeyHasher.init(seed:)) ?? KeyHasher.random()
-        let shardCount = configuration.resolvedShardCount
-        self.shardMask = shardCount - 1
-        self.tables = .allocate(capacity: shardCount)
-        self.tables.initialize(repeating: UnsafeAtomic<UInt>.Storage(0), count: shardCount)
-        let reclaimer = Reclaimer()
-        self.reclaimer = reclaimer
-        self.shards = ContiguousArray((0..<shardCount).map { [tables] in
-            Shard<Value>(published: tables + $0, reclaimer: reclaimer)
-        })
-        self.threadBlocks = ThreadBlocks(ringSize: configuration.resolvedReadBufferSize)
-        self.coarseClockResolution = dc_clock_coarse_resolution_ns()
-        self.policyState = Locked(PolicyState(engine: PolicyEngine(configuration: configuration)))
+        store = try EntryStore(configuration: configuration)
     }
 
     /// Creates a cache with the given policy and capacity, other settings at their defaults.
@@ -87,47 +35,131 @@ public final class ShardedCache<Value: Sendable>: LocalCache, @unchecked Sendabl
         try self.init(configuration: Configuration(policy: policy, capacity: capacity))
     }
 
-    deinit {
-        // Shards release their entries in their own deinit; the tables' memory goes with them.
-        // Retired garbage is freed by the reclaimer's deinit.
-        tables.deallocate()
-    }
-
-    /// The shard of a hash: its top 12 bits, masked (the slot index uses the low bits and the
-    /// slot tag bits 32...47, so the three are independent).
-    @inlinable
-    func shardIndex(_ hash: UInt64) -> Int {
-        Int(truncatingIfNeeded: hash &>> 52) & shardMask
-    }
-
-    /// The table readers see for `shard` now.
-    @inlinable
-    func publishedTable(_ shard: Int) -> SlotTable {
-        let bits = UnsafeAtomic<UInt>(at: tables + shard).load(ordering: .acquiring)
-        return SlotTable(base: UnsafeMutableRawPointer(bitPattern: bits).unsafelyUnwrapped)
-    }
-
-    /// True once the deadline has passed. Reads the coarse clock (~10 ns) and, only within one
-    /// coarse tick of the deadline, the precise clock (~31 ns), so the answer is exact.
-    @inlinable
-    func isExpired(_ deadline: Int64) -> Bool {
-        if dc_clock_coarse_now_ns() &+ coarseClockResolution < deadline { return false }
-        return dc_clock_now_ns() >= deadline
-    }
-
     /// Hashes a key with this cache's seed. A caller that looks a key up and then stores it can
-    /// hash once and pass the result to the `hash:` variants.
+    /// hash once and pass the result to the `hash:` variants. The top bit is always set (the
+    /// store's read buffers rely on it); pass only hashes from this method.
     @inlinable
-    public func hash(_ key: String) -> UInt64 { hasher.hash(key) }
+    public func hash(_ key: String) -> UInt64 { store.hash(key) }
+
+    // MARK: - Reads
+
+    /// Returns the value for `key`, or nil when it is absent or expired. Lock-free; allocates
+    /// nothing.
+    @inlinable
+    public func value(forKey key: String) -> Value? {
+        value(forKey: key, hash: store.hash(key))
+    }
+
+    /// Returns the value for `key` given its hash from ``hash(_:)``.
+    @inlinable
+    public func value(forKey key: String, hash: UInt64) -> Value? {
+        store.withEntry(forKey: key, hash: hash) { unsafeDowncast($0, to: StoreEntry<Value>.self).value }
+    }
+
+    /// Calls `body` with the value for `key` without copying it out of the cache, and returns
+    /// what `body` returns (nil when the key is absent or expired). Records a read like
+    /// ``value(forKey:)``.
+    ///
+    /// For values that are references (or hold one, like a long `String`), a copy costs a retain
+    /// and a release of the value's reference count, a write to memory that every core reading
+    /// the same value shares; with this read, threads that read one hot value do not bounce its
+    /// cache line between them. `body` runs inside the cache's epoch read section: it must be
+    /// short and must not block (a stalled thread there holds back the freeing of removed
+    /// entries), and the value must not escape it (copy out what you need).
+    @inlinable
+    public func withValue<Result>(forKey key: String, _ body: (borrowing Value) -> Result) -> Result? {
+        store.withEntry(forKey: key, hash: store.hash(key)) { body(unsafeDowncast($0, to: StoreEntry<Value>.self).value) }
+    }
+
+    /// Returns the value for `key` without recording an access (no effect on the policy or the
+    /// hit and miss counters): for inspection tools and tests.
+    public func peekValue(forKey key: String) -> Value? {
+        store.peekEntry(forKey: key, hash: store.hash(key)) { unsafeDowncast($0, to: StoreEntry<Value>.self).value }
+    }
+
+    // MARK: - Writes
+
+    /// Stores `value` for `key`, replacing any previous value.
+    /// - Parameters:
+    ///   - value: the value.
+    ///   - key: the key.
+    ///   - cost: the entry's cost (ignored when the capacity counts entries); at least 1.
+    ///   - ttl: time to live; nil uses the configuration's `defaultTTL`.
+    /// - Returns: true when the value is in the cache after the call; false when the admission
+    ///   policy turned it away at once, its cost exceeds the capacity, or the cache is closed.
+    @discardableResult
+    public func setValue(_ value: Value, forKey key: String, cost: Int = 1, ttl: Duration? = nil) -> Bool {
+        setValue(value, forKey: key, hash: store.hash(key), cost: cost, ttl: ttl)
+    }
+
+    /// Stores `value` for `key` given its hash from ``hash(_:)``.
+    /// - Returns: as ``setValue(_:forKey:cost:ttl:)``.
+    @discardableResult
+    public func setValue(_ value: Value, forKey key: String, hash: UInt64, cost: Int = 1, ttl: Duration? = nil) -> Bool {
+        store.insert(entry(value, key, hash, cost, ttl)) { _ in true }
+    }
+
+    /// Stores `value` only if `shouldReplace` approves the current value (nil when absent or
+    /// expired). The check and the store are atomic with respect to other writers of `key`.
+    /// - Returns: true when the value was stored and is in the cache after the call.
+    @discardableResult
+    public func setValue(
+        _ value: Value, forKey key: String, cost: Int, ttl: Duration?, when shouldReplace: (Value?) -> Bool
+    ) -> Bool {
+        store.insert(entry(value, key, store.hash(key), cost, ttl)) { current in
+            shouldReplace(current.map { unsafeDowncast($0, to: StoreEntry<Value>.self).value })
+        }
+    }
+
+    /// Removes the value for `key`.
+    /// - Returns: true when a value was removed.
+    @discardableResult
+    public func removeValue(forKey key: String) -> Bool {
+        store.remove(key: key, hash: store.hash(key)) { _ in true }
+    }
+
+    /// Removes the value for `key` only if `shouldRemove` approves it, atomically with respect to
+    /// other writers of `key`. An expired value counts as absent.
+    /// - Returns: true when a value was removed.
+    @discardableResult
+    public func removeValue(forKey key: String, when shouldRemove: (Value) -> Bool) -> Bool {
+        store.remove(key: key, hash: store.hash(key)) { shouldRemove(unsafeDowncast($0, to: StoreEntry<Value>.self).value) }
+    }
+
+    /// Removes every value. Entries stored concurrently with the call may survive it (the shards
+    /// are emptied one after another).
+    public func removeAll() { store.removeAll() }
+
+    private func entry(_ value: Value, _ key: String, _ hash: UInt64, _ cost: Int, _ ttl: Duration?) -> StoreEntry<Value> {
+        StoreEntry(key: key, value: value, keyHash: hash, weight: store.weight(forCost: cost), expiresAt: store.deadline(after: ttl))
+    }
+
+    // MARK: - Maintenance, enumeration, lifecycle
+
+    /// Runs maintenance now, waiting for the policy lock: applies recorded reads, expires due
+    /// entries and frees retired memory. Useful before reading ``metrics`` in tests, or from a
+    /// timer in an application that wants expired entries freed while the cache is idle.
+    public func runMaintenance() { store.runMaintenance() }
+
+    /// A snapshot of the counters. Hits and misses are summed over the threads' blocks and may
+    /// miss increments in flight; the rest is read under the policy lock.
+    public var metrics: LocalCacheMetrics { store.metrics }
+
+    /// Number of entries in the table (including any not yet seen by the policy).
+    public var count: Int { store.count }
+
+    /// Every live (unexpired) entry, as a snapshot: entries stored or removed while it is taken
+    /// may or may not appear. Costs a scan of every shard's table; does not count as access.
+    public func snapshot() -> [(key: String, value: Value)] {
+        var entries: [(key: String, value: Value)] = []
+        store.forEachEntry { entries.append(($0.key, unsafeDowncast($0, to: StoreEntry<Value>.self).value)) }
+        return entries
+    }
 
     /// Releases the cache's entries and refuses further stores. Reads afterwards return nil.
     /// Idempotent; safe to call concurrently with other operations.
-    public func close() {
-        guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
-        else { return }
-        removeAll()
-    }
+    public func close() { store.close() }
 
     /// True after ``close()``.
-    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+    public var isClosed: Bool { store.isClosed }
 }

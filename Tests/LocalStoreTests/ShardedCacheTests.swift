@@ -65,7 +65,7 @@ func makeCache(
         #expect(cache.metrics.totalCost == 0)
         for i in stride(from: 0, to: 5_000, by: 97) { #expect(cache.value(forKey: "key-\(i)") == nil) }
         #if DCACHE_INTERNAL_CHECKS
-        cache.shards.forEach { $0._checkInvariants() }
+        cache.store.shards.forEach { $0._checkInvariants() }
         #endif
     }
 
@@ -77,7 +77,7 @@ func makeCache(
             #expect(cache.value(forKey: "k\(i)") == (i % 2 == 0 ? nil : Box(i)))
         }
         #if DCACHE_INTERNAL_CHECKS
-        cache.shards.forEach { $0._checkInvariants() }
+        cache.store.shards.forEach { $0._checkInvariants() }
         #endif
     }
 
@@ -188,5 +188,26 @@ func makeCache(
         #expect(sum > 0)
         // Ring drains happen every 64 hits inside this loop too; they must not allocate either.
         #expect(after - before == 0, "10,000 hits allocated \(after - before) bytes")
+    }
+}
+
+@Suite struct MaintenanceThreadTests {
+    /// Reads alone (no write to apply them) reach the policy through the maintenance thread: an
+    /// LRU cache of 2 that read "a" after "b" evicts "b" on the next insert.
+    @Test func readsAlone_reachThePolicyThroughTheMaintenanceThread() async throws {
+        let cache = try makeCache(.lru, capacity: .entries(2))
+        cache.setValue(Box(1), forKey: "a")
+        cache.setValue(Box(2), forKey: "b")
+        let before = MaintenanceThread.shared.passCount
+        // Fill this thread's ring (64 reads) with reads of "a": the last one requests a pass.
+        for _ in 0..<64 { #expect(cache.value(forKey: "a") == Box(1)) }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while MaintenanceThread.shared.passCount == before && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(MaintenanceThread.shared.passCount > before, "the maintenance thread ran a pass")
+        cache.setValue(Box(3), forKey: "c")
+        #expect(cache.peekValue(forKey: "a") == Box(1), "a was read last: kept")
+        #expect(cache.peekValue(forKey: "b") == nil, "b is the least recently used: evicted")
     }
 }

@@ -1,61 +1,188 @@
 // LocalLayer: the instance's local cache, built-in or custom, behind one switch.
 //
-// The built-in case is a concrete generic class, so its inlinable read path is specialized into
-// the caller; only custom caches pay a protocol call. A switch rather than an existential keeps
-// the common case free of dynamic dispatch (an indirect call costs a retpoline here).
+// The built-in case is the storage core itself (EntryStore), holding flat typed entries
+// (LocalEntries.swift); its read path is inlinable and specialized into the caller for the value
+// type, so a typed hit is the probe, one class comparison and a copy of the value. Custom caches
+// store `LocalValue`s through the `LocalCache` protocol and pay a protocol call and a dynamic
+// cast. A switch rather than an existential keeps the common case free of dynamic dispatch.
 
+import CSupport
 import LocalStore
 
 @usableFromInline
 enum LocalLayer: Sendable {
-    case builtIn(ShardedCache<LocalValue>)
+    case builtIn(EntryStore)
     case custom(any LocalCache<LocalValue>)
 
-    @inlinable
-    func value(forKey key: String) -> LocalValue? {
+    // MARK: - Reads
+
+    /// The value for `key` when the entry holds exactly a `Value`. Records a read. nil: no
+    /// entry; `.some(nil)`: an entry in another form (bytes, or another type), which the slow
+    /// path reads again with `peekAny` (so that the fast path returns no enum and builds nothing).
+    @inlinable @inline(__always)
+    func read<Value: Codable & Sendable>(_ key: String, as type: Value.Type) -> Value?? {
         switch self {
-        case .builtIn(let cache): return cache.value(forKey: key)
+        case .builtIn(let store):
+            return store.withEntry(forKey: key, hash: store.hash(key)) { entry -> Value? in
+                guard Swift.type(of: entry) == VersionedStoreEntry<Value>.self else { return nil }
+                return unsafeDowncast(entry, to: VersionedStoreEntry<Value>.self).value
+            }
+        case .custom(let cache):
+            guard let stored = cache.value(forKey: key) else { return nil }
+            return .some(stored.decoded(as: type))
+        }
+    }
+
+    /// The entry for `key` in whatever form it is held, without recording a read.
+    @usableFromInline
+    func peekAny(_ key: String) -> LocalValue? {
+        switch self {
+        case .builtIn(let store): return store.peekEntry(forKey: key, hash: store.hash(key)) { LocalValue.of($0) }
         case .custom(let cache): return cache.value(forKey: key)
         }
     }
 
-    /// Stores `value` unless `shouldReplace` refuses the current one (atomically for the
-    /// built-in cache; check-then-set for custom ones, see LocalCache).
-    @discardableResult
-    func setValue(
-        _ value: LocalValue, forKey key: String, ttl: Duration?, when shouldReplace: (LocalValue?) -> Bool
-    ) -> Bool {
+    /// The entry for `key` in whatever form it is held, as a `LocalValue`. Records a read. For the
+    /// paths that take any type (getBytes); typed reads use `read(_:as:)`.
+    func readAny(_ key: String) -> LocalValue? {
         switch self {
-        case .builtIn(let cache): return cache.setValue(value, forKey: key, cost: 1, ttl: ttl, when: shouldReplace)
-        case .custom(let cache): return cache.setValue(value, forKey: key, cost: 1, ttl: ttl, when: shouldReplace)
+        case .builtIn(let store): return store.withEntry(forKey: key, hash: store.hash(key)) { LocalValue.of($0) }
+        case .custom(let cache): return cache.value(forKey: key)
         }
     }
 
-    @discardableResult
-    func removeValue(forKey key: String, when shouldRemove: (LocalValue) -> Bool) -> Bool {
+    /// Calls `body` with the value for `key` when it is held decoded as exactly `Value`, without
+    /// copying it out of the built-in cache (see `SyncedCache.withLocalValue`). Records a read.
+    /// Returns nil when the key is absent, and `.some(nil)` when it holds something else.
+    @inlinable
+    func withValue<Value: Codable & Sendable, Result>(
+        _ key: String, as type: Value.Type, _ body: (borrowing Value) -> Result
+    ) -> Result?? {
         switch self {
-        case .builtIn(let cache): return cache.removeValue(forKey: key, when: shouldRemove)
-        case .custom(let cache): return cache.removeValue(forKey: key, when: shouldRemove)
+        case .builtIn(let store):
+            return store.withEntry(forKey: key, hash: store.hash(key)) { entry -> Result? in
+                guard Swift.type(of: entry) == VersionedStoreEntry<Value>.self else { return nil }
+                return body(unsafeDowncast(entry, to: VersionedStoreEntry<Value>.self).value)
+            }
+        case .custom(let cache):
+            guard let stored = cache.value(forKey: key) else { return nil }
+            guard let value = stored.decoded(as: type) else { return .some(nil) }
+            return body(value)
+        }
+    }
+
+    /// The version of the entry for `key`, without recording a read; nil when absent.
+    func version(ofKey key: String) -> UInt64? {
+        switch self {
+        case .builtIn(let store):
+            return store.peekEntry(forKey: key, hash: store.hash(key)) { unsafeDowncast($0, to: VersionedEntry.self).version }
+        case .custom(let cache):
+            return cache.value(forKey: key)?.version
+        }
+    }
+
+    // MARK: - Writes
+
+    /// Stores a decoded value unless `shouldReplace` refuses the current entry's version (nil:
+    /// none). Atomic for the built-in cache; check-then-set for custom ones (see LocalCache).
+    /// - Parameter expiresAt: monotonic deadline (ns), `Int64.max` for none.
+    @discardableResult
+    func store<Value: Codable & Sendable>(
+        _ key: String, _ value: Value, version: UInt64, expiresAt: Int64, when shouldReplace: (UInt64?) -> Bool
+    ) -> Bool {
+        switch self {
+        case .builtIn(let store):
+            let entry = VersionedStoreEntry(
+                key: key, value: value, keyHash: store.hash(key), weight: store.weight(forCost: 1), expiresAt: expiresAt,
+                version: version)
+            return store.insert(entry) { shouldReplace($0.map { unsafeDowncast($0, to: VersionedEntry.self).version }) }
+        case .custom(let cache):
+            let stored = LocalValue(version: version, payload: .decoded(DecodedBox(value)), expiresAt: expiresAt)
+            return Self.store(stored, key, in: cache, when: shouldReplace)
+        }
+    }
+
+    /// Stores a value whose type is known only at run time (`onSetLocalCache`'s result); as
+    /// `store(_:_:version:...)`.
+    @discardableResult
+    func storeDecoded(
+        _ key: String, _ value: any Codable & Sendable, version: UInt64, expiresAt: Int64, when shouldReplace: (UInt64?) -> Bool
+    ) -> Bool {
+        func open<Value: Codable & Sendable>(_ value: Value) -> Bool {
+            store(key, value, version: version, expiresAt: expiresAt, when: shouldReplace)
+        }
+        return open(value)
+    }
+
+    /// Stores marshalled bytes (decoded on their first typed read); as `store(_:_:version:...)`.
+    @discardableResult
+    func storeEncoded(
+        _ key: String, _ bytes: [UInt8], version: UInt64, expiresAt: Int64, when shouldReplace: (UInt64?) -> Bool
+    ) -> Bool {
+        switch self {
+        case .builtIn(let store):
+            let entry = VersionedStoreEntry(
+                key: key, value: Encoded(bytes), keyHash: store.hash(key), weight: store.weight(forCost: 1),
+                expiresAt: expiresAt, version: version)
+            return store.insert(entry) { shouldReplace($0.map { unsafeDowncast($0, to: VersionedEntry.self).version }) }
+        case .custom(let cache):
+            let stored = LocalValue(version: version, payload: .encoded(bytes), expiresAt: expiresAt)
+            return Self.store(stored, key, in: cache, when: shouldReplace)
+        }
+    }
+
+    /// Replaces `previous` by the same value decoded (same version, same deadline), only if
+    /// `previous` is still what the cache holds (nothing newer arrived meanwhile).
+    func replace<Value: Codable & Sendable>(_ previous: LocalValue, forKey key: String, withDecoded value: Value) {
+        switch self {
+        case .builtIn(let store):
+            guard let origin = previous.origin else { return }
+            let entry = VersionedStoreEntry(
+                key: key, value: value, keyHash: origin.keyHash, weight: store.weight(forCost: 1),
+                expiresAt: previous.expiresAt, version: previous.version)
+            store.insert(entry) { $0 === origin }
+        case .custom(let cache):
+            let decoded = LocalValue(version: previous.version, payload: .decoded(DecodedBox(value)), expiresAt: previous.expiresAt)
+            cache.setValue(decoded, forKey: key, cost: 1, ttl: previous.remainingTTL) { $0 === previous }
+        }
+    }
+
+    /// A custom cache's store, with the deadline turned back into a time to live.
+    private static func store(
+        _ value: LocalValue, _ key: String, in cache: any LocalCache<LocalValue>, when shouldReplace: (UInt64?) -> Bool
+    ) -> Bool {
+        if let remaining = value.remainingTTL, remaining <= .zero { return false }
+        return cache.setValue(value, forKey: key, cost: 1, ttl: value.remainingTTL) { shouldReplace($0?.version) }
+    }
+
+    /// Removes the entry for `key` if `shouldRemove` approves its version.
+    @discardableResult
+    func remove(_ key: String, when shouldRemove: (UInt64) -> Bool) -> Bool {
+        switch self {
+        case .builtIn(let store):
+            return store.remove(key: key, hash: store.hash(key)) { shouldRemove(unsafeDowncast($0, to: VersionedEntry.self).version) }
+        case .custom(let cache):
+            return cache.removeValue(forKey: key) { shouldRemove($0.version) }
         }
     }
 
     func removeAll() {
         switch self {
-        case .builtIn(let cache): cache.removeAll()
+        case .builtIn(let store): store.removeAll()
         case .custom(let cache): cache.removeAll()
         }
     }
 
     func close() {
         switch self {
-        case .builtIn(let cache): cache.close()
+        case .builtIn(let store): store.close()
         case .custom(let cache): cache.close()
         }
     }
 
     var metrics: LocalCacheMetrics {
         switch self {
-        case .builtIn(let cache): return cache.metrics
+        case .builtIn(let store): return store.metrics
         case .custom(let cache): return cache.metrics
         }
     }
@@ -64,8 +191,12 @@ enum LocalLayer: Sendable {
     /// its keys (custom caches), in which case a resync clears instead.
     func snapshot() -> [(key: String, version: UInt64)]? {
         switch self {
-        case .builtIn(let cache): return cache.snapshot().map { ($0.key, $0.value.version) }
-        case .custom: return nil
+        case .builtIn(let store):
+            var entries: [(key: String, version: UInt64)] = []
+            store.forEachEntry { entries.append(($0.key, unsafeDowncast($0, to: VersionedEntry.self).version)) }
+            return entries
+        case .custom:
+            return nil
         }
     }
 }

@@ -1,51 +1,68 @@
-// LocalValue: what the local cache holds for a key.
+// LocalValue: what a custom local cache holds for a key.
 //
-// Design note. Values are decoded once, not on every hit: an entry holds the decoded value in a
-// typed box, and a read checks the box's exact class (one metadata comparison) before handing
-// out the value, so a local hit costs the store's lookup plus a copy of the value. Entries that
-// arrive as bytes (a set event from another instance, with no `onSetLocalCache` hook) keep the
-// bytes and are decoded on their first typed read; the decoded form then replaces them (same
-// version, conditional on nothing newer having arrived meanwhile). A read with a different type
-// than the stored one re-encodes the boxed value and decodes it as the requested type.
+// Design note. The built-in local cache stores each value flat, in the table's entry itself: the
+// version, the deadline and the decoded value of its type (or the undecoded bytes), with no box
+// in between (LocalEntries.swift). A custom cache (`Options.localCache = .custom`) only knows the
+// `LocalCache` protocol, so it stores these objects opaquely instead; they carry the same three
+// things. The built-in cache also hands one of them to the slow paths (a read of another type
+// than the stored one, bytes not decoded yet), so that both kinds of cache share those paths.
 //
-// Every entry carries the version Redis assigned to the write that produced it (0 when unknown:
+// Values are decoded once, not on every hit: an entry that arrives as bytes (a set event from
+// another instance, with no `onSetLocalCache` hook) is decoded on its first typed read, and the
+// decoded form then replaces it (same version and deadline, only if nothing newer arrived). A
+// read with a different type than the stored one re-encodes the value and decodes it as that
+// type.
+//
+// Every value carries the version Redis assigned to the write that produced it (0 when unknown:
 // reference wire format), so that nothing older ever replaces something newer.
 
 import CSupport
+import LocalStore
 import Primitives
 
-/// The value of one key in an instance's local cache: version, and decoded value or bytes.
+/// The value of one key in an instance's local cache, as a custom local cache holds it: the
+/// write's version, the deadline, and the decoded value or the marshalled bytes.
 ///
 /// A custom local cache (``SyncedCache/LocalCacheKind/custom(_:)``) stores these opaquely.
 /// Immutable, hence `Sendable`.
 public final class LocalValue: Sendable {
     /// The version of the write this value came from (0: unknown, reference wire format).
     public let version: UInt64
-    /// The marshalled value, when it is kept (values received as bytes, until decoded).
-    public let bytes: [UInt8]?
-    /// The decoded value, if any.
-    @usableFromInline let box: ValueBox?
+    /// The marshalled value, when it is held undecoded (received as bytes, until decoded).
+    public var bytes: [UInt8]? {
+        if case .encoded(let bytes) = payload { return bytes }
+        return nil
+    }
+    /// The decoded value or the bytes.
+    @usableFromInline let payload: Payload
     /// Monotonic deadline in nanoseconds (`Int64.max`: none), so that a value re-stored in
     /// another form (decoded on first read) keeps its expiry.
     let expiresAt: Int64
+    /// The built-in cache's entry this value describes, if any: a replacement of it is made
+    /// only while that entry is still the current one.
+    let origin: VersionedEntry?
 
-    init(version: UInt64, box: ValueBox?, bytes: [UInt8]?, ttl: Duration?) {
-        self.version = version
-        self.box = box
-        self.bytes = bytes
-        expiresAt = ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
+    /// A value in one of its two forms.
+    @usableFromInline
+    enum Payload: Sendable {
+        /// Decoded; `any DecodedValue` knows how to encode itself again.
+        case decoded(any DecodedValue)
+        /// Marshalled bytes, as they came over the network.
+        case encoded([UInt8])
     }
 
-    private init(version: UInt64, box: ValueBox?, expiresAt: Int64) {
+    init(version: UInt64, payload: Payload, expiresAt: Int64, origin: VersionedEntry? = nil) {
         self.version = version
-        self.box = box
-        self.bytes = nil
+        self.payload = payload
         self.expiresAt = expiresAt
+        self.origin = origin
     }
 
-    /// The same value and version, decoded, with the same deadline.
-    func decoded(_ box: ValueBox) -> LocalValue {
-        LocalValue(version: version, box: box, expiresAt: expiresAt)
+    /// The value as `Value`, if it is decoded as exactly that type.
+    @inlinable
+    func decoded<Value: Codable & Sendable>(as type: Value.Type) -> Value? {
+        guard case .decoded(let box) = payload else { return nil }
+        return (box as? DecodedBox<Value>)?.value
     }
 
     /// Time left before the deadline (nil: none; zero or less: already due).
@@ -54,39 +71,23 @@ public final class LocalValue: Sendable {
     }
 }
 
-/// A decoded value of some Codable type. Subclassed once per type by ``TypedValueBox``.
+/// A decoded value of some Codable type, which can encode itself again (for a read that asks for
+/// another type, and for `getBytes`).
 @usableFromInline
-class ValueBox: @unchecked Sendable {
-    // @unchecked Sendable: immutable; the only subclass holds a `let` Sendable value.
-
-    @usableFromInline init() {}
-
-    /// The value marshalled again (for a read that asks for another type).
-    func marshal(with marshaller: any Marshaller) throws -> [UInt8] {
-        fatalError("ValueBox.marshal is overridden by TypedValueBox")
-    }
-
-    /// The value as `any Sendable`, for events and hooks.
-    var anyValue: any Sendable { fatalError("overridden") }
+protocol DecodedValue: Sendable {
+    /// The value marshalled with `marshaller`.
+    func marshal(with marshaller: any Marshaller) throws -> [UInt8]
+    /// The value, as `any Sendable`.
+    var anyValue: any Sendable { get }
 }
 
-/// A decoded value of type `Value`.
+/// A decoded value of type `Value`, for custom local caches.
 @usableFromInline
-final class TypedValueBox<Value: Codable & Sendable>: ValueBox, @unchecked Sendable {
+final class DecodedBox<Value: Codable & Sendable>: DecodedValue {
     @usableFromInline let value: Value
 
-    @usableFromInline init(_ value: Value) {
-        self.value = value
-    }
+    init(_ value: Value) { self.value = value }
 
-    override func marshal(with marshaller: any Marshaller) throws -> [UInt8] {
-        try marshaller.marshal(value)
-    }
-
-    override var anyValue: any Sendable { value }
-}
-
-/// Boxes a value of a type known only at run time (for `onSetLocalCache`'s result).
-func box(_ value: some Codable & Sendable) -> ValueBox {
-    TypedValueBox(value)
+    @usableFromInline func marshal(with marshaller: any Marshaller) throws -> [UInt8] { try marshaller.marshal(value) }
+    @usableFromInline var anyValue: any Sendable { value }
 }

@@ -1,38 +1,36 @@
-// ReadReplay: applying the hashes recorded in the threads' rings to the policy.
+// ReadReplay: applying the reads recorded in the threads' rings to the policy.
 //
-// Non-generic on purpose: it sees the tables only as raw slot arrays and the entries only as
-// PolicyNodes, so it is compiled once, fully specialized, with no metadata lookups and no
-// closure contexts; the profile of the read path showed the generic version costing more than
-// the hits it served. Each recorded hash is looked up again (by hash only, SlotTable.lookup(hash:))
-// inside an epoch read section: a hash whose entry is in the table is credited as an access (the
-// entry may have been replaced since the read: the new one gets the credit); a hash with no entry
-// is reported as a miss (it was one, or its entry left since), which only the adaptive policy's
-// window sizing uses. Every write drains the rings first, so a miss followed by its fill reaches
-// the policy in that order.
+// A recorded hit is the address of the entry that was read (ThreadBlocks.swift says why that
+// address is still valid here); the policy credits the access if the entry is still linked, and
+// ignores it when the entry has left since (replaced, removed, evicted: its successor, if any, does
+// not get the credit, as in Caffeine). A recorded miss is the key's hash (its top bit, which the
+// store sets in every hash, tells it from an address); only the adaptive policy's window sizing
+// uses it. Every write drains the rings first, so a miss
+// followed by its fill reaches the policy in that order.
+//
+// Non-generic on purpose: it sees entries only as PolicyNodes, so it is compiled once, fully
+// specialized, with no metadata lookups and no closure contexts.
 
-import Atomics
-import CSupport
-
-struct ReadReplay {
-    let tables: UnsafeMutablePointer<UnsafeAtomic<UInt>.Storage>
-    let shardMask: Int
-
+enum ReadReplay {
     /// Drains every thread's ring into `engine`. Policy lock held.
-    func apply(_ blocks: ThreadBlocks, to engine: PolicyEngine) {
-        let record = dc_ebr_thread_record()
-        dc_ebr_enter(record)
-        defer { dc_ebr_exit(record) }
+    static func apply(_ blocks: ThreadBlocks, to engine: PolicyEngine) {
+        // The switch is outside the loop, so each loop calls its policy's methods directly and
+        // they inline: the replay of one read is the ring load and the policy's work.
+        switch engine {
+        case .windowTinyLFU(let policy): drain(blocks, hit: policy.recordAccess, miss: policy.recordMiss)
+        case .lru(let policy): drain(blocks, hit: policy.recordAccess, miss: { _ in })
+        }
+    }
+
+    @inline(__always)
+    private static func drain(_ blocks: ThreadBlocks, hit: (PolicyNode) -> Void, miss: (UInt64) -> Void) {
         blocks.forEachBlock { block in
             guard block.hasPendingReads else { return }
-            block.drain { hash in
-                let shard = Int(truncatingIfNeeded: hash &>> 52) & shardMask
-                let bits = UnsafeAtomic<UInt>(at: tables + shard).load(ordering: .acquiring)
-                let table = SlotTable(base: UnsafeMutableRawPointer(bitPattern: bits).unsafelyUnwrapped)
-                guard let pointer = table.lookup(hash: hash) else {
-                    engine.recordMiss(keyHash: hash)
-                    return
-                }
-                Unmanaged<PolicyNode>.fromOpaque(pointer)._withUnsafeGuaranteedRef { engine.recordAccess($0) }
+            block.drain { read in
+                if read & ThreadBlocks.hashMark != 0 { return miss(read) }
+                // Safe: a recorded entry is not freed before a drain that follows its grace period.
+                Unmanaged<PolicyNode>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(read)).unsafelyUnwrapped)
+                    ._withUnsafeGuaranteedRef(hit)
             }
         }
     }

@@ -13,7 +13,8 @@
 // system call (~200 ns). `retire` never collects by itself: callers retire while holding the
 // shard or policy lock, and collecting frees entries, which may run a value's deinit (user code)
 // that must not run under our locks. They call `collect` after unlocking; `retire` tells them
-// when the list has grown past `collectThreshold`.
+// when the list has grown past `collectThreshold`. Before freeing an entry, `collect` lets the
+// store drain its read rings, which may still hold the entry's address (ThreadBlocks.swift).
 //
 // What we gave up: memory of removed entries is held for a few epoch periods (typically
 // microseconds to milliseconds); a thread stalled inside a read section (it cannot block inside
@@ -30,6 +31,11 @@ enum Garbage: @unchecked Sendable {
     case entry(Unmanaged<PolicyNode>)
     /// A replaced slot table.
     case table(SlotTable)
+
+    var isEntry: Bool {
+        if case .entry = self { return true }
+        return false
+    }
 
     func free() {
         switch self {
@@ -90,9 +96,11 @@ final class Reclaimer: Sendable {
 
     /// Advances the epoch if possible and frees what is old enough. Must not be called inside a
     /// read section of the calling thread (it would hold back its own advance).
+    /// - Parameter beforeFreeingEntries: runs after the items to free are chosen and before any
+    ///   entry among them is freed (the store drains its read rings there, see ThreadBlocks.swift).
     /// - Returns: the number of items freed.
     @discardableResult
-    func collect() -> Int {
+    func collect(beforeFreeingEntries: () -> Void) -> Int {
         guard pending.withLock({ !$0.isEmpty }) else { return 0 }
         let epoch = dc_ebr_try_advance()
         let ready: [Retired] = pending.withLock { list in
@@ -106,6 +114,7 @@ final class Reclaimer: Sendable {
             list = waiting
             return ready
         }
+        if ready.contains(where: \.garbage.isEntry) { beforeFreeingEntries() }
         for item in ready { item.garbage.free() }
         return ready.count
     }

@@ -4,24 +4,35 @@
 // ping-pongs between cores and two readers run slower than one. So each thread gets a block of its
 // own, found through its epoch-reclamation record's dense index (dc_ebr_record_index: one
 // %fs-relative load). A block holds:
-//   - the thread's hit and miss counters (the striped metrics: summed on demand);
-//   - a ring of the key hashes it read (hits and misses), the read buffer of Caffeine [1]: the policy's reordering
-//     and frequency counting are not done on the read path but applied in batches, by whichever
-//     thread fills its ring (every `ringSize` hits) and wins the policy lock's tryLock.
-// The ring holds hashes, not entry pointers: a hash stays harmless however late it is read (the
-// drain looks the entry up again, and a hash whose entry is gone is skipped), whereas a pointer
-// would outlive the read section that protected it.
+//   - the thread's miss counter and the ring's write cursor, which counts every read (hits are
+//     the reads that were not misses, so a hit writes one counter, the cursor, not two);
+//   - a ring of what it read, the read buffer of Caffeine [1]: the policy's reordering and
+//     frequency counting are not done on the read path but applied in batches by the maintenance
+//     thread (or a writer holding the policy lock anyway).
 //
-// Lossiness, on purpose: when the policy lock is busy, or a ring laps before it is drained, the
-// oldest recorded hits are dropped, as in Caffeine and Ristretto. Single-threaded, nothing is
-// dropped: every write drains all rings first, so the policy sees reads and writes in program
-// order (the LRU policy is then exact). Up to 256 threads get private blocks; beyond that, threads
-// share blocks (index modulo 256) and their counter updates may race and undercount.
+// What the ring holds. A hit records the entry's address, a miss its key hash. The store sets the
+// top bit of every key hash it computes (`hashMark`), and no user-space address has it (they are
+// below 2^63 on every 64-bit platform Swift runs on), so the top bit tells the two apart. Recording the address
+// spares the drain a second table lookup per read, which was a third of its work. An address
+// outlives the read section that protected it, so two rules keep it harmless:
+//   - a reader writes the ring slot and the cursor before leaving its read section;
+//   - a retired entry is freed only after a drain that began after its grace period
+//     (`EntryStore.collectRetired`): every reader that could have seen it has left its section,
+//     so its ring writes are behind the cursor that drain read, and the drain skips the entry (it
+//     is dead, so the policy ignores it). Later drains start past those positions, and a slot a
+//     lap overwrote holds only a newer address, whose entry cannot have been freed yet.
+// Both rules need each ring to have one writer. A thread whose index is beyond the directory
+// (more than `directorySize` threads alive at once, 1,024 by default) therefore records nothing in a ring: it
+// counts its reads in two shared atomic counters, and the policy learns from the other threads.
 //
-// Layout of a block (64-byte aligned): line 0 = owner-written counters (hits, misses, ring write
+// Lossiness, on purpose: a ring that laps before it is drained drops its oldest reads, as in
+// Caffeine and Ristretto. Single-threaded, nothing is dropped: every write drains all rings
+// first, so the policy sees reads and writes in program order (the LRU policy is then exact).
+//
+// Layout of a block (64-byte aligned): line 0 = owner-written counters (misses, ring write
 // cursor); line 1 = drainer-written cursor; then the ring. Ownership: each block is written by its
-// thread (line 0, ring) and by the maintenance drainer under the policy lock (line 1); it lives as
-// long as the cache.
+// thread (line 0, ring) and by the drainer under the policy lock (line 1); it lives as long as
+// the cache.
 //
 // [1] B. Manes, "Design of a Modern Cache", https://highscalability.com/design-of-a-modern-cache/
 //     (read buffers, and why a lossy buffer is an acceptable trade).
@@ -29,13 +40,22 @@
 import Atomics
 import CSupport
 
-/// The blocks of one cache: a directory of 256 block pointers, blocks allocated on first use.
+/// The blocks of one cache: a directory of `directorySize` block pointers, blocks allocated on
+/// first use, and the shared counters of threads beyond the directory.
 @usableFromInline
 final class ThreadBlocks: @unchecked Sendable {
-    // @unchecked Sendable: the directory and blocks are raw memory accessed only through atomics;
-    // `ringSize` is immutable.
+    // @unchecked Sendable: the directory, blocks and overflow counters are raw memory accessed
+    // only through atomics; `ringSize` is immutable.
 
-    @usableFromInline static let directorySize = 256
+    /// The bit the store sets in every key hash and no entry address has (see the design note).
+    /// A miss is recorded with it set even if a caller passed a hash of its own.
+    @usableFromInline static let hashMark: UInt64 = 1 << 63
+
+    /// Threads with a ring of their own by default (8 KB of directory per cache).
+    static let defaultDirectorySize = 1024
+
+    /// Threads with a ring of their own: those whose index is below this.
+    @usableFromInline let directorySize: Int
     @usableFromInline static let ringOffset = 128
 
     /// Power of two.
@@ -44,35 +64,71 @@ final class ThreadBlocks: @unchecked Sendable {
     /// One more than the highest directory index in use, so scans stop early (most processes
     /// have a few dozen threads at most).
     private let used: UnsafeAtomic<Int>
+    /// Reads of threads beyond the directory (rare: more than `directorySize` threads at once).
+    @usableFromInline let overflowReads: UnsafeAtomic<UInt64>
+    @usableFromInline let overflowMisses: UnsafeAtomic<UInt64>
 
-    init(ringSize: Int) {
-        precondition(ringSize >= 8 && ringSize & (ringSize - 1) == 0)
+    /// - Parameters:
+    ///   - ringSize: reads per ring, a power of two of at least 8.
+    ///   - directorySize: threads with a ring of their own (tests make it small to reach the
+    ///     overflow path without a thousand threads).
+    init(ringSize: Int, directorySize: Int = ThreadBlocks.defaultDirectorySize) {
+        precondition(ringSize >= 8 && ringSize & (ringSize - 1) == 0 && directorySize > 0)
         self.ringSize = ringSize
-        directory = .allocate(capacity: ThreadBlocks.directorySize)
-        directory.initialize(repeating: UnsafeAtomic<UInt>.Storage(0), count: ThreadBlocks.directorySize)
+        self.directorySize = directorySize
+        directory = .allocate(capacity: directorySize)
+        directory.initialize(repeating: UnsafeAtomic<UInt>.Storage(0), count: directorySize)
         used = .create(0)
+        overflowReads = .create(0)
+        overflowMisses = .create(0)
     }
 
     deinit {
-        for index in 0..<ThreadBlocks.directorySize {
+        for index in 0..<directorySize {
             let bits = UnsafeAtomic<UInt>(at: directory + index).load(ordering: .relaxed)
             if bits != 0 { dc_free_aligned(UnsafeMutableRawPointer(bitPattern: bits), blockSize, 64) }
         }
         directory.deallocate()
         used.destroy()
+        overflowReads.destroy()
+        overflowMisses.destroy()
     }
 
     var blockSize: Int { ThreadBlocks.ringOffset + ringSize * 8 }
 
-    /// The calling thread's block (given its epoch record's index).
+    /// Records a read of the calling thread (given its epoch record's index): a hit of the entry
+    /// at `entry`, or a miss of `hash` when `entry` is nil. Must run inside the read section that
+    /// found the entry (see the design note). Owner thread only: no read-modify-write, except for
+    /// threads beyond the directory.
+    /// - Returns: true when the thread's ring just filled up and should be drained.
     @inlinable @inline(__always)
-    func block(threadIndex: UInt32) -> ThreadBlock {
-        let index = Int(threadIndex) & (ThreadBlocks.directorySize - 1)
-        let bits = UnsafeAtomic<UInt>(at: directory + index).load(ordering: .acquiring)
-        if _fastPath(bits != 0) {
-            return ThreadBlock(base: UnsafeMutableRawPointer(bitPattern: bits).unsafelyUnwrapped, ringMask: ringSize &- 1)
+    func recordRead(threadIndex: UInt32, entry: UnsafeRawPointer?, hash: UInt64) -> Bool {
+        let index = Int(threadIndex)
+        guard _fastPath(index < directorySize) else {
+            overflowReads.wrappingIncrement(ordering: .relaxed)
+            if entry == nil { overflowMisses.wrappingIncrement(ordering: .relaxed) }
+            return false
         }
-        return installBlock(at: index)
+        let bits = UnsafeAtomic<UInt>(at: directory + index).load(ordering: .acquiring)
+        let block =
+            _fastPath(bits != 0)
+            ? ThreadBlock(base: UnsafeMutableRawPointer(bitPattern: bits).unsafelyUnwrapped, ringMask: ringSize &- 1)
+            : installBlock(at: index)
+        if let entry { return block.append(UInt64(UInt(bitPattern: entry))) }
+        block.misses.store(block.misses.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+        return block.append(hash | ThreadBlocks.hashMark)
+    }
+
+    /// Hits and misses over every thread. A snapshot: it may miss increments in flight, and may
+    /// pair a newer cursor with an older miss count (overcounting hits by the misses in flight).
+    var readCounts: (hits: UInt64, misses: UInt64) {
+        var reads = overflowReads.load(ordering: .relaxed)
+        var misses = overflowMisses.load(ordering: .relaxed)
+        forEachBlock { block in
+            reads &+= block.written.load(ordering: .relaxed)
+            misses &+= block.misses.load(ordering: .relaxed)
+        }
+        return (reads &- misses, misses)
     }
 
     @usableFromInline
@@ -122,42 +178,27 @@ struct ThreadBlock {
     }
 
     // Owner-written line.
-    @inlinable var hits: UnsafeAtomic<UInt64> { word(0) }
     @inlinable var misses: UnsafeAtomic<UInt64> { word(8) }
+    /// Reads recorded so far (hits and misses): the ring's write cursor.
     @inlinable var written: UnsafeAtomic<UInt64> { word(16) }
+
     // Drainer-written line.
     @inlinable var drained: UnsafeAtomic<UInt64> { word(64) }
 
-    /// Counts a miss and appends `hash` to the ring (the adaptive policy samples misses too).
-    /// Owner thread only: loads and stores, no read-modify-write.
-    /// - Returns: true when the ring just filled up and should be drained.
-    @inlinable
-    func recordMiss(_ hash: UInt64) -> Bool {
-        misses.store(misses.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
-        return append(hash)
-    }
-
-    /// Counts a hit and appends `hash` to the ring. Owner thread only.
-    /// - Returns: true when the ring just filled up and should be drained.
-    @inlinable
-    func recordHit(_ hash: UInt64) -> Bool {
-        hits.store(hits.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
-        return append(hash)
-    }
-
-    /// Appends a read's hash to the ring. Owner thread only.
+    /// Appends a read (an entry address, or a key hash with `hashMark` set) to the ring. Owner
+    /// thread only.
     /// - Returns: true when the ring just filled up.
     @inlinable
-    func append(_ hash: UInt64) -> Bool {
+    func append(_ read: UInt64) -> Bool {
         let position = written.load(ordering: .relaxed)
         word(ThreadBlocks.ringOffset + (Int(truncatingIfNeeded: position) & ringMask) &* 8)
-            .store(hash, ordering: .relaxed)
+            .store(read, ordering: .relaxed)
         let next = position &+ 1
         written.store(next, ordering: .releasing)
         return Int(truncatingIfNeeded: next) & ringMask == 0
     }
 
-    /// Hands every hash recorded since the last drain to `body`, oldest first, dropping those a
+    /// Hands every read recorded since the last drain to `body`, oldest first, dropping those a
     /// lap overwrote. Drainer only (policy lock held).
     @inline(__always)
     func drain(_ body: (UInt64) -> Void) {
@@ -173,7 +214,7 @@ struct ThreadBlock {
         drained.store(end, ordering: .relaxed)
     }
 
-    /// True when hashes wait to be drained.
+    /// True when reads wait to be drained.
     var hasPendingReads: Bool {
         written.load(ordering: .acquiring) != drained.load(ordering: .relaxed)
     }

@@ -1,38 +1,41 @@
-// TimerWheel: expires entries at their deadlines in amortized O(1) per entry.
+// TimerWheel: finds the entries whose deadline has passed, in amortized O(1) per entry.
 //
 // Design note. A cache with time-to-live must find the entries whose deadline has passed without
 // scanning all of them. A hierarchical timing wheel [1] does it: deadlines are sorted into buckets
 // of increasing span, a bucket far in the future is coarse, and as time advances the buckets that
 // come due are emptied, expiring what is due and "cascading" the rest into finer buckets. Caffeine
 // does this with five wheels of 1.07 s to 6.5 d spans [2] and accepts expiring up to a bucket span
-// late, because its readers check deadlines themselves. Ours must expire every node whose deadline
+// late, because its readers check deadlines themselves. Ours expires every ticket whose deadline
 // is at or before the time it is advanced to, so the finest level is exact:
 //
 //   - Eleven levels of 64 buckets. Level L's buckets span 2^(6L) ns: 1 ns, 64 ns, 4.1 µs, 262 µs,
 //     16.8 ms, 1.07 s, 68.7 s, 73 min, 78 h, 208 d, 36 years. 11 × 6 bits cover the whole 64-bit
 //     time range, so no deadline overflows into a catch-all bucket.
-//   - A node goes to the level of the highest 6-bit digit in which its deadline differs from the
-//     wheel's current time, in the bucket of its deadline's digit there (a radix-heap placement
-//     [3]). So every node on level L shares the current time's digits above L and has a larger
-//     digit at L: the lowest non-empty level holds the earliest deadlines, and level 0 is exact.
+//   - A ticket goes to the level of the highest 6-bit digit in which its deadline differs from
+//     the wheel's current time, in the bucket of its deadline's digit there (a radix-heap
+//     placement [3]). So every ticket on level L shares the current time's digits above L and has
+//     a larger digit at L: the lowest non-empty level holds the earliest deadlines, and level 0
+//     is exact.
 //   - Advancing from t0 to t1 empties, on each level, the buckets whose digit range t1 has
-//     reached. Each node there is either due (expired) or re-placed relative to t1, which always
-//     lands it on a strictly lower level. A node is therefore touched at most once per level
-//     between scheduling and expiry: O(levels) = O(1) per node, and in practice two or three
-//     touches, because a node whose bucket is reached after its deadline expires at once.
-//   - A 64-bit occupancy mask per level skips empty buckets with one trailing-zero count, so an
-//     advance costs O(levels + touched nodes) however far time jumps.
-//   - Buckets are intrusive doubly-linked lists through `PolicyNode.previousInTime/nextInTime`,
-//     with the bucket index in `PolicyNode.timerSlot` so a node is unlinked in O(1) without a
-//     sentinel per bucket. A node already due when scheduled goes to an "overdue" list that the
-//     next advance drains.
+//     reached. Each ticket there is either due (expired) or re-placed relative to t1, which always
+//     lands it on a strictly lower level: O(levels) = O(1) touches per ticket, and in practice two
+//     or three. A 64-bit occupancy mask per level skips empty buckets with one trailing-zero count.
 //
-// What we gave up: Caffeine touches a node at most 4 times and keeps 165 buckets; we keep 706
-// bucket heads (5.6 KB) and may touch a node up to 11 times (when advanced in nanosecond steps).
+// Tickets, not nodes. The wheel holds (key hash, deadline) pairs in plain arrays, and never a
+// pointer to an entry: an entry carries no timer links (16 bytes per entry saved, and no entry
+// can dangle from the wheel), and removing an entry costs the wheel nothing. A ticket whose entry
+// left the cache (removed, replaced, evicted) simply finds nothing when its bucket comes due: the
+// owner looks the hash up, and expires an entry only if it has that exact deadline. Such stale
+// tickets are bounded: the owner counts the live entries that have a deadline and calls
+// `compact(keeping:)` when the wheel holds more than twice as many tickets (plus a constant), so
+// the wheel never holds more than about two tickets (32 bytes) per expiring entry.
 //
-// Re-entrancy: `advance` detaches each bucket into a "transit" list before visiting it, so the
-// `expire` callback may deschedule any node (including others that are due) and schedule new ones.
-// It must not call `advance` again.
+// What we gave up: a stale ticket costs a lookup when its bucket comes due, and a compaction
+// costs one pass over the tickets (amortized O(1) per removal, since it runs only after as many
+// stale tickets accumulated as there are live ones).
+//
+// Re-entrancy: `advance` takes each due bucket out of the wheel before visiting it, so `expire`
+// may schedule new tickets. It must not call `advance` again.
 //
 // [1] G. Varghese, T. Lauck, "Hashed and Hierarchical Timing Wheels: Efficient Data Structures for
 //     Implementing a Timer Facility", IEEE/ACM ToN 5(6), 1997, https://doi.org/10.1109/90.650142
@@ -41,36 +44,36 @@
 // [3] R. K. Ahuja, K. Mehlhorn, J. B. Orlin, R. E. Tarjan, "Faster Algorithms for the Shortest
 //     Path Problem", JACM 37(2), 1990 (radix heaps), https://doi.org/10.1145/77600.77615
 //
-// Concurrency: a plain class. Its owner guards it, and the nodes' timer links, with the policy
-// lock.
+// Concurrency: a plain class. Its owner guards it with the policy lock.
 
-/// A hierarchical timer wheel over `PolicyNode.expiresAt`. See the design note at the top of this file.
+/// A deadline of some entry: the key's hash and the exact deadline (monotonic ns).
+struct ExpiryTicket: Equatable {
+    var keyHash: UInt64
+    var deadline: Int64
+}
+
+/// A hierarchical timer wheel of expiry tickets. See the design note at the top of this file.
 final class TimerWheel {
-    /// `PolicyNode.timerSlot` of a node on no bucket.
-    static let unscheduled = UInt16.max
     /// Bits of time per level (64 buckets).
     static let bitsPerLevel = 6
     /// Levels needed to cover 64 bits of time.
     static let levels = 11
     /// The bucket index of the overdue list.
     static let overdueSlot = levels << bitsPerLevel
-    /// The bucket index of the list being visited by `advance`.
-    static let transitSlot = overdueSlot + 1
+    /// Stale tickets tolerated beyond twice the live ones before the owner compacts: a
+    /// compaction visits every ticket, so a small wheel is not compacted over and over.
+    static let compactionSlack = 1_024
 
-    /// An unretained link to a bucket's first node (the table keeps the nodes alive).
-    private struct Head {
-        unowned(unsafe) var node: PolicyNode?
-    }
-
-    /// Bucket heads: 64 per level, then the overdue and transit lists.
-    @exclusivity(unchecked) private var heads = [Head](repeating: Head(), count: TimerWheel.transitSlot + 1)
+    /// Buckets: 64 per level, then the overdue list.
+    @exclusivity(unchecked) private var buckets = [ContiguousArray<ExpiryTicket>](
+        repeating: [], count: TimerWheel.overdueSlot + 1)
     /// Per level, bit d set when bucket d is non-empty.
     @exclusivity(unchecked) private var occupied = [UInt64](repeating: 0, count: TimerWheel.levels)
     /// Scratch for `advance`: the buckets to visit per level, snapshotted before visiting any.
     @exclusivity(unchecked) private var due = [UInt64](repeating: 0, count: TimerWheel.levels)
     /// The time the wheel was last advanced to (monotonic ns).
     private(set) var now: Int64
-    /// Number of scheduled nodes.
+    /// Number of tickets held (live and stale).
     private(set) var count = 0
     /// True while `advance` runs, to refuse re-entry.
     private var advancing = false
@@ -92,37 +95,25 @@ final class TimerWheel {
         UInt64(bitPattern: time) ^ (1 << 63)
     }
 
-    /// Schedules a node whose deadline is `expiresAt`. A node without a deadline
-    /// (`expiresAt == Int64.max`) is ignored; a node already due expires on the next `advance`.
-    ///
-    /// - Parameter node: a node on no bucket.
-    func schedule(_ node: PolicyNode) {
-        precondition(node.timerSlot == TimerWheel.unscheduled, "node is already scheduled")
-        guard node.expires else { return }
+    /// Schedules a ticket. One already due expires on the next `advance`.
+    func schedule(_ ticket: ExpiryTicket) {
         count += 1
-        if node.expiresAt <= now {
-            push(node, slot: TimerWheel.overdueSlot)
+        if ticket.deadline <= now {
+            buckets[TimerWheel.overdueSlot].append(ticket)
         } else {
-            place(node)
+            place(ticket)
         }
     }
 
-    /// Removes a node from the wheel if it is scheduled; otherwise does nothing.
-    func deschedule(_ node: PolicyNode) {
-        guard node.timerSlot != TimerWheel.unscheduled else { return }
-        unlink(node)
-        count -= 1
-    }
-
-    /// Advances the wheel to `time` and calls `expire` once for every scheduled node whose
-    /// deadline is at or before `time`, after removing it from the wheel. A time earlier than the
-    /// last one is treated as the last one (the clock is monotonic).
+    /// Advances the wheel to `time` and calls `expire` once for every ticket whose deadline is
+    /// at or before `time`, after removing it from the wheel. A time earlier than the last one is
+    /// treated as the last one (the clock is monotonic).
     ///
     /// - Parameters:
     ///   - time: the current monotonic time in nanoseconds.
-    ///   - expire: called for each due node; it may schedule and deschedule nodes, but must not
-    ///     call `advance`.
-    func advance(to time: Int64, expire: (PolicyNode) -> Void) {
+    ///   - expire: called for each due ticket; it may schedule tickets, but must not call
+    ///     `advance`.
+    func advance(to time: Int64, expire: (ExpiryTicket) -> Void) {
         precondition(!advancing, "TimerWheel.advance must not be re-entered from its callback")
         advancing = true
         defer { advancing = false }
@@ -136,7 +127,7 @@ final class TimerWheel {
                 let newDigit = (new >> shift) & 63
                 let above: UInt64 = oldDigit == 63 ? 0 : ~0 << (oldDigit + 1)
                 if (old >> (shift + 6)) != (new >> (shift + 6)) {
-                    // A higher digit changed: every node on this level is behind `time`.
+                    // A higher digit changed: every ticket on this level is behind `time`.
                     due[level] = occupied[level] & above
                 } else if newDigit > oldDigit {
                     let throughNew: UInt64 = newDigit == 63 ? ~0 : (1 << (newDigit + 1)) - 1
@@ -146,26 +137,60 @@ final class TimerWheel {
                 }
             }
             for level in stride(from: TimerWheel.levels - 1, through: 0, by: -1) {
-                var buckets = due[level]
-                while buckets != 0 {
-                    let digit = buckets.trailingZeroBitCount
-                    buckets &= buckets - 1
-                    visit(slot: level << TimerWheel.bitsPerLevel | digit, expire: expire)
+                var visit = due[level]
+                while visit != 0 {
+                    let digit = visit.trailingZeroBitCount
+                    visit &= visit - 1
+                    let slot = level << TimerWheel.bitsPerLevel | digit
+                    let tickets = buckets[slot]
+                    buckets[slot] = []
+                    occupied[level] &= ~(1 << UInt64(digit))
+                    for ticket in tickets {
+                        if ticket.deadline <= now {
+                            count -= 1
+                            expire(ticket)
+                        } else {
+                            place(ticket)
+                        }
+                    }
                 }
             }
         }
-        while let node = heads[TimerWheel.overdueSlot].node {
-            unlink(node)
-            count -= 1
-            expire(node)
+        if !buckets[TimerWheel.overdueSlot].isEmpty {
+            let overdue = buckets[TimerWheel.overdueSlot]
+            buckets[TimerWheel.overdueSlot] = []
+            for ticket in overdue {
+                count -= 1
+                expire(ticket)
+            }
         }
     }
 
-    /// The earliest time at which `advance` can expire or cascade a node: the exact earliest
+    /// Drops every ticket for which `keep` returns false (the owner's test: does the entry with
+    /// this hash and deadline still exist?).
+    func compact(keeping keep: (ExpiryTicket) -> Bool) {
+        for slot in buckets.indices where !buckets[slot].isEmpty {
+            let before = buckets[slot].count
+            buckets[slot].removeAll { !keep($0) }
+            count -= before - buckets[slot].count
+            if buckets[slot].isEmpty, slot < TimerWheel.overdueSlot {
+                occupied[slot >> TimerWheel.bitsPerLevel] &= ~(1 << UInt64(slot & 63))
+            }
+        }
+    }
+
+    /// Drops every ticket.
+    func removeAll() {
+        for slot in buckets.indices { buckets[slot] = [] }
+        for level in occupied.indices { occupied[level] = 0 }
+        count = 0
+    }
+
+    /// The earliest time at which `advance` can expire or cascade a ticket: the exact earliest
     /// deadline when it is less than 64 ns away or overdue, otherwise the start of the bucket that
     /// holds it (a lower bound). Nil when nothing is scheduled.
     var nextDeadline: Int64? {
-        if heads[TimerWheel.overdueSlot].node != nil { return now }
+        if !buckets[TimerWheel.overdueSlot].isEmpty { return now }
         let current = TimerWheel.key(now)
         for level in 0..<TimerWheel.levels where occupied[level] != 0 {
             let shift = UInt64(level * TimerWheel.bitsPerLevel)
@@ -176,103 +201,44 @@ final class TimerWheel {
         return nil
     }
 
-    /// Moves one bucket to the transit list, then expires or re-places its nodes one by one.
-    private func visit(slot: Int, expire: (PolicyNode) -> Void) {
-        var node = heads[slot].node
-        heads[slot].node = nil
-        occupied[slot >> TimerWheel.bitsPerLevel] &= ~(1 << UInt64(slot & 63))
-        while let current = node {
-            node = current.nextInTime
-            push(current, slot: TimerWheel.transitSlot)
-        }
-        while let current = heads[TimerWheel.transitSlot].node {
-            unlink(current)
-            if current.expiresAt <= now {
-                count -= 1
-                expire(current)
-            } else {
-                place(current)
-            }
-        }
-    }
-
-    /// Puts a not-yet-due node in its bucket relative to `now`.
+    /// Puts a not-yet-due ticket in its bucket relative to `now`.
     @inline(__always)
-    private func place(_ node: PolicyNode) {
-        let deadline = TimerWheel.key(node.expiresAt)
+    private func place(_ ticket: ExpiryTicket) {
+        let deadline = TimerWheel.key(ticket.deadline)
         let level = (63 - (deadline ^ TimerWheel.key(now)).leadingZeroBitCount) / TimerWheel.bitsPerLevel
         let digit = Int((deadline >> UInt64(level * TimerWheel.bitsPerLevel)) & 63)
-        push(node, slot: level << TimerWheel.bitsPerLevel | digit)
+        buckets[level << TimerWheel.bitsPerLevel | digit].append(ticket)
         occupied[level] |= 1 << UInt64(digit)
         #if DCACHE_INTERNAL_CHECKS
         placements += 1
         #endif
     }
 
-    /// Links a node at the front of a bucket's list.
-    @inline(__always)
-    private func push(_ node: PolicyNode, slot: Int) {
-        let first = heads[slot].node
-        node.previousInTime = nil
-        node.nextInTime = first
-        first?.previousInTime = node
-        heads[slot].node = node
-        node.timerSlot = UInt16(slot)
-    }
-
-    /// Unlinks a scheduled node from its bucket's list.
-    @inline(__always)
-    private func unlink(_ node: PolicyNode) {
-        let slot = Int(node.timerSlot)
-        let previous = node.previousInTime
-        let next = node.nextInTime
-        if let previous {
-            previous.nextInTime = next
-        } else {
-            heads[slot].node = next
-            if next == nil, slot < TimerWheel.overdueSlot {
-                occupied[slot >> TimerWheel.bitsPerLevel] &= ~(1 << UInt64(slot & 63))
-            }
-        }
-        next?.previousInTime = previous
-        node.previousInTime = nil
-        node.nextInTime = nil
-        node.timerSlot = TimerWheel.unscheduled
-    }
-
     #if DCACHE_INTERNAL_CHECKS
-    /// Walks every bucket checking links, slot labels, occupancy bits, the placement invariant
-    /// relative to `now`, and the count.
+    /// Checks every bucket's tickets against the placement invariant relative to `now`, the
+    /// occupancy bits and the count.
     func _checkInvariants() {
         var total = 0
         let current = TimerWheel.key(now)
-        for slot in heads.indices {
-            var previous: PolicyNode? = nil
-            var node = heads[slot].node
-            while let n = node {
-                precondition(n.previousInTime === previous, "broken back link in bucket \(slot)")
-                precondition(Int(n.timerSlot) == slot, "node labelled \(n.timerSlot) found in bucket \(slot)")
-                precondition(n.expires, "node without deadline on the wheel")
+        for slot in buckets.indices {
+            for ticket in buckets[slot] {
                 if slot == TimerWheel.overdueSlot {
-                    precondition(n.expiresAt <= now, "overdue node not due")
+                    precondition(ticket.deadline <= now, "overdue ticket not due")
                 } else {
-                    precondition(slot != TimerWheel.transitSlot, "transit list not empty outside advance")
-                    precondition(n.expiresAt > now, "due node left on the wheel")
-                    let deadline = TimerWheel.key(n.expiresAt)
+                    precondition(ticket.deadline > now, "due ticket left on the wheel")
+                    let deadline = TimerWheel.key(ticket.deadline)
                     let level = (63 - (deadline ^ current).leadingZeroBitCount) / TimerWheel.bitsPerLevel
                     let digit = Int((deadline >> UInt64(level * TimerWheel.bitsPerLevel)) & 63)
-                    precondition(slot == level << TimerWheel.bitsPerLevel | digit, "node in the wrong bucket")
+                    precondition(slot == level << TimerWheel.bitsPerLevel | digit, "ticket in the wrong bucket")
                 }
                 total += 1
-                previous = n
-                node = n.nextInTime
             }
             if slot < TimerWheel.overdueSlot {
                 let bit = occupied[slot >> TimerWheel.bitsPerLevel] >> UInt64(slot & 63) & 1
-                precondition((bit == 1) == (heads[slot].node != nil), "occupancy bit disagrees with bucket \(slot)")
+                precondition((bit == 1) == !buckets[slot].isEmpty, "occupancy bit disagrees with bucket \(slot)")
             }
         }
-        precondition(total == count, "count \(count) != scheduled nodes \(total)")
+        precondition(total == count, "count \(count) != tickets \(total)")
     }
     #else
     @inline(__always) func _checkInvariants() {}

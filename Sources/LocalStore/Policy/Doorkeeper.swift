@@ -9,11 +9,12 @@
 // halving ages the counters (a count of one halves to zero).
 //
 // Parameters:
-//   - Size: 4 bits per sketch word, i.e. a quarter of the sketch's memory. A sample period
+//   - Size: 16 bits per sketch word, i.e. a quarter of the sketch's memory. A sample period
 //     records 10 × maximum increments, so at most that many keys enter between two clears; on the
-//     measured traces a period held 1.5 to 4 distinct keys per cache entry, which 4 bits per
-//     table word (≥ 4 bits per cache entry) keeps at a false-positive rate of a few percent with
-//     three probes. (A false positive only makes a new key look like a second-timer.)
+//     measured traces a period held 1.5 to 4 distinct keys per cache entry, which 16 bits per
+//     table word (≥ 16 bits per cache entry, since the table has at least one word per entry)
+//     keeps at a false-positive rate of a few percent with three probes. (A false positive only
+//     makes a new key look like a second-timer.)
 //   - Three probes, all in one 64-bit word chosen by the hash (a register-blocked Bloom filter
 //     [2]): one memory access per query, at the price of a slightly higher false-positive rate than
 //     free probes.
@@ -29,15 +30,14 @@
 //
 // Concurrency: a plain class, guarded by its owner's (the sketch's) lock.
 
-import Foundation
-
 /// A one-word-blocked Bloom filter with three probes. See the design note at the top of this file.
 final class Doorkeeper {
     /// Bits of filter per word of the sketch it guards (see the design note).
-    static let bitsPerSketchWord = Int(ProcessInfo.processInfo.environment["DCX_DK_BITS"] ?? "16")!
+    static let bitsPerSketchWord = 16
 
-    /// The filter's bits.
-    @exclusivity(unchecked) private(set) var words: [UInt64]
+    /// The filter's bits: raw memory owned by the filter (allocated in `ensureCapacity`, freed on
+    /// growth and in `deinit`), so that a write pays no array uniqueness check.
+    private(set) var words: UnsafeMutableBufferPointer<UInt64>
     /// Number of words minus one (a power of two minus one).
     private var wordMask: Int
     /// Spreads key hashes independently of the sketch.
@@ -46,16 +46,22 @@ final class Doorkeeper {
     /// Creates an empty filter sized for a sketch of `sketchWords` words.
     init(sketchWords: Int, seed: UInt64) {
         self.seed = seed
-        self.words = []
+        self.words = UnsafeMutableBufferPointer(start: nil, count: 0)
         self.wordMask = 0
         ensureCapacity(sketchWords)
+    }
+
+    deinit {
+        words.deallocate()
     }
 
     /// Grows the filter for a sketch of `sketchWords` words (a power of two); growing clears it.
     func ensureCapacity(_ sketchWords: Int) {
         let wanted = max(1, sketchWords * Doorkeeper.bitsPerSketchWord / 64)
         if wanted > words.count {
-            words = [UInt64](repeating: 0, count: FrequencySketch.ceilingPowerOfTwo(wanted))
+            words.deallocate()
+            words = .allocate(capacity: FrequencySketch.ceilingPowerOfTwo(wanted))
+            words.initialize(repeating: 0)
             wordMask = words.count - 1
         }
     }
@@ -73,7 +79,7 @@ final class Doorkeeper {
     @inline(__always)
     func contains(_ keyHash: UInt64) -> Bool {
         let (index, bits) = probe(keyHash)
-        return words[index] & bits == bits
+        return words.baseAddress.unsafelyUnwrapped[index] & bits == bits
     }
 
     /// Inserts the key.
@@ -82,15 +88,16 @@ final class Doorkeeper {
     @inline(__always)
     func insert(_ keyHash: UInt64) -> Bool {
         let (index, bits) = probe(keyHash)
-        let old = words[index]
+        let word = words.baseAddress.unsafelyUnwrapped + index
+        let old = word.pointee
         if old & bits == bits { return false }
-        words[index] = old | bits
+        word.pointee = old | bits
         return true
     }
 
     /// Forgets every key.
     func clear() {
-        for i in words.indices { words[i] = 0 }
+        words.update(repeating: 0)
     }
 
     #if DCACHE_INTERNAL_CHECKS

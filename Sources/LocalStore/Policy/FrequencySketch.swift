@@ -1,6 +1,6 @@
 // FrequencySketch: a 4-bit count-min sketch with periodic aging, the memory of TinyLFU.
 //
-// Design note. The admission filter (`WindowTinyLFUPolicy+Admission.swift`) asks one question:
+// Design note. The admission filter (`WindowTinyLFUPolicy+Eviction.swift`) asks one question:
 // "has this key been asked for more often, recently, than that one?" It must answer for keys that
 // are not in the cache, in constant time and a few bytes per cached entry. A count-min sketch [1]
 // answers it with bounded overestimation; TinyLFU [2] showed that 4-bit counters and periodic
@@ -13,9 +13,9 @@
 //     words 2i and 2i+1, so the rows of one key never share a word: they are independent draws,
 //     the property a count-min bound needs (ristretto's rows collided together for years because
 //     its test checked the layout rather than this, dgraph-io/ristretto#108 [4]).
-//   - One seeded 64-bit mix of the key hash (`SplitMix64.mix`) gives both the block (low bits) and
-//     the four counter selectors (one byte each from the high 32 bits). The seed is per cache, so
-//     no fixed set of keys collides in every cache; tests inject it.
+//   - One seeded 64-bit mix of the key hash (`spread`, a `SplitMix64.mix`) gives both the block
+//     (low bits) and the four counter selectors (one byte each from the high 32 bits). The seed
+//     is per cache, so no fixed set of keys collides in every cache; tests inject it.
 //   - Size: the table has the next power of two of the cache's maximum entry count in words, so
 //     4 × that many counters per row (Caffeine's choice [3]: error bound e / width with 93.75%
 //     confidence for a depth of 4). It grows when the cache holds more entries than that (weighted
@@ -158,22 +158,28 @@ final class FrequencySketch {
         }
     }
 
-    /// The four (word, nibble) positions of a key's counters, row by row.
+    /// The seeded mix that places a key in the table.
     @inline(__always)
-    private func positions(_ keyHash: UInt64) -> (block: Int, selectors: UInt32) {
-        let h = SplitMix64.mix(keyHash ^ seed)
-        return ((Int(truncatingIfNeeded: h) & blockMask) << 3, UInt32(truncatingIfNeeded: h >> 32))
+    func spread(_ keyHash: UInt64) -> UInt64 {
+        SplitMix64.mix(keyHash ^ seed)
+    }
+
+    /// The block of a key's counters and their four selectors, from its `spread`.
+    @inline(__always)
+    private func positions(spread h: UInt64) -> (block: Int, selectors: UInt32) {
+        ((Int(truncatingIfNeeded: h) & blockMask) << 3, UInt32(truncatingIfNeeded: h >> 32))
     }
 
     /// The estimated number of recent occurrences of the key, at most 15 (16 with a doorkeeper).
     /// Never less than the true count since the last reset, unless a counter saturated.
     @inline(__always)
     func frequency(_ keyHash: UInt64) -> Int {
-        let (block, selectors) = positions(keyHash)
+        let (block, selectors) = positions(spread: spread(keyHash))
+        let words = table.baseAddress.unsafelyUnwrapped + block
         var count = FrequencySketch.maximumCount
         for row in 0..<4 {
             let selector = Int((selectors >> UInt32(row << 3)) & 0xFF)
-            let word = table[block + (selector & 1) + (row << 1)]
+            let word = words[(selector & 1) + (row << 1)]
             count = min(count, Int((word >> UInt64(((selector >> 1) & 15) << 2)) & 0xF))
         }
         if let doorkeeper, doorkeeper.contains(keyHash) {
@@ -186,37 +192,40 @@ final class FrequencySketch {
     /// last reset only sets its doorkeeper bits. Every recorded change counts towards the sample;
     /// when the sample is full, all counters are halved.
     ///
+    /// The four counters are bumped without branching on each other (each one's saturation test
+    /// is its own), reading and writing the one 64-byte block the key maps to: this runs for
+    /// every read the policy sees, and its cost is most of the upkeep budget.
+    ///
     /// - Returns: true when this increment completed a sample and aged the sketch.
     @discardableResult
     @inline(__always)
     func increment(_ keyHash: UInt64) -> Bool {
-        var added = false
+        var added: Bool
         if let doorkeeper, doorkeeper.insert(keyHash) {
             added = true
         } else {
-            let (block, selectors) = positions(keyHash)
-            for row in 0..<4 {
-                let selector = Int((selectors >> UInt32(row << 3)) & 0xFF)
-                added = incrementAt(block + (selector & 1) + (row << 1), nibble: (selector >> 1) & 15) || added
-            }
+            let (block, selectors) = positions(spread: spread(keyHash))
+            let words = table.baseAddress.unsafelyUnwrapped + block
+            added = FrequencySketch.bump(words + Int(selectors & 1), nibble: (selectors >> 1) & 15)
+            added = FrequencySketch.bump(words + 2 + Int(selectors >> 8 & 1), nibble: (selectors >> 9) & 15) || added
+            added = FrequencySketch.bump(words + 4 + Int(selectors >> 16 & 1), nibble: (selectors >> 17) & 15) || added
+            added = FrequencySketch.bump(words + 6 + Int(selectors >> 24 & 1), nibble: (selectors >> 25) & 15) || added
         }
         guard added else { return false }
-        additions += 1
+        additions &+= 1
         guard additions >= sampleSize else { return false }
         reset()
         return true
     }
 
-    /// Adds one to a counter unless it is saturated; returns whether it changed.
+    /// Adds one to a 4-bit counter unless it is saturated; returns whether it changed.
     @inline(__always)
-    private func incrementAt(_ index: Int, nibble: Int) -> Bool {
+    private static func bump(_ word: UnsafeMutablePointer<UInt64>, nibble: UInt32) -> Bool {
         let shift = UInt64(nibble << 2)
-        let mask: UInt64 = 0xF << shift
-        if table[index] & mask != mask {
-            table[index] &+= 1 << shift
-            return true
-        }
-        return false
+        let value = word.pointee
+        guard (value >> shift) & 0xF != 0xF else { return false }
+        word.pointee = value &+ (1 << shift)
+        return true
     }
 
     /// Halves every counter and the addition count, and clears the doorkeeper (aging).
@@ -234,7 +243,7 @@ final class FrequencySketch {
     /// The four (word, nibble) positions of a key's counters, row by row. Tests use it to build
     /// colliding keys; the policy never needs it.
     func counterPositions(_ keyHash: UInt64) -> [(word: Int, nibble: Int)] {
-        let (block, selectors) = positions(keyHash)
+        let (block, selectors) = positions(spread: spread(keyHash))
         return (0..<4).map { row in
             let selector = Int((selectors >> UInt32(row << 3)) & 0xFF)
             return (block + (selector & 1) + (row << 1), (selector >> 1) & 15)

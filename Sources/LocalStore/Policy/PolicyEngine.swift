@@ -7,7 +7,7 @@ enum PolicyEngine {
     case windowTinyLFU(WindowTinyLFUPolicy)
     case lru(LRUPolicy)
 
-    init<Value>(configuration: ShardedCache<Value>.Configuration) {
+    init(configuration: StoreConfiguration) {
         switch configuration.policy {
         case .windowTinyLFU:
             self = .windowTinyLFU(WindowTinyLFUPolicy(maximumWeight: configuration.maximumWeight))

@@ -7,10 +7,10 @@
 // compiled once, without generics, and links entries intrusively (no side allocation per entry,
 // no hashing on the policy's path).
 //
-// Links are unretained (`Unmanaged`, `unowned(unsafe)`): a node is linked only while the table holds a strong reference to
-// its entry, or while the thread that removed it from the table still holds one (it unlinks the
-// node before letting go). So a linked node is always alive, and the links cost no reference
-// counting. The invariant is checked by `_checkInvariants()` in debug builds.
+// Links are unretained (`Unmanaged`): a node is linked only while the table holds a strong
+// reference to its entry, or while the thread that removed it from the table still holds one (it
+// unlinks the node before letting go). So a linked node is always alive, and the links cost no
+// reference counting. The invariant is checked by `_checkInvariants()` in debug builds.
 //
 // Concurrency contract:
 //   - `let` properties are immutable after init and may be read from any thread (readers check
@@ -42,18 +42,21 @@ enum PolicyNodeState: UInt8 {
 }
 
 /// The policy's view of one cache entry. See the design note at the top of this file.
+///
+/// `package`: the distributed cache's entry classes (StoreEntry.swift) derive from it.
 @usableFromInline
-class PolicyNode {
+package class PolicyNode {
     // Layout: Swift stores properties in declaration order, so the order below is chosen to
     // leave no padding: after the 16-byte object header, two 8-byte fields, then the 4-byte
-    // weight and the 1 + 1 + 2 bytes of policy state in one 8-byte word, then the links. With the
-    // entry's key and value that makes 96 bytes, a jemalloc size class; declared in the natural
-    // order (weight between the two 8-byte fields) it was 104 bytes, rounded up to 112.
+    // weight and the 1 + 1 bytes of policy state in one 8-byte word, then the links: 56 bytes.
+    // With a key (16) and a class value (8), an entry is 80 bytes, a jemalloc size class. Timer
+    // links used to live here (16 bytes more, 96 in all): the timer wheel now holds tickets of
+    // its own (TimerWheel.swift).
 
     /// The key's 64-bit hash (seeded per cache). The frequency sketch and the read buffers use it.
-    @usableFromInline let keyHash: UInt64
+    @usableFromInline package let keyHash: UInt64
     /// Monotonic deadline in nanoseconds (see `dc_clock_now_ns`), or `Int64.max` for no expiry.
-    @usableFromInline let expiresAt: Int64
+    @usableFromInline package let expiresAt: Int64
     /// The entry's weight ("cost"): its share of the cache's maximum weight. At least 1.
     @usableFromInline let weight: UInt32
 
@@ -61,10 +64,6 @@ class PolicyNode {
     var queue: PolicyQueue = .none
     /// Guarded by the policy lock.
     var state: PolicyNodeState = .pending
-    /// The timer-wheel bucket holding this node, or `TimerWheel.unscheduled`. Guarded by the policy
-    /// lock. The wheel needs it to unlink a node from the middle of a bucket in O(1) without a
-    /// sentinel object per bucket.
-    var timerSlot: UInt16 = TimerWheel.unscheduled
     /// Access-order links (window, probation, protected or LRU list). Guarded by the policy lock.
     ///
     /// Stored as `Unmanaged` rather than `unowned(unsafe)` references: turning an unowned(unsafe)
@@ -73,12 +72,9 @@ class PolicyNode {
     /// links through `_withUnsafeGuaranteedRef`; other code reads `previous` and `next`.
     var previousLink: Unmanaged<PolicyNode>?
     var nextLink: Unmanaged<PolicyNode>?
-    /// Timer-wheel links, used only when `expiresAt != Int64.max`. Guarded by the policy lock.
-    unowned(unsafe) var previousInTime: PolicyNode?
-    unowned(unsafe) var nextInTime: PolicyNode?
 
     @usableFromInline
-    init(keyHash: UInt64, weight: UInt32, expiresAt: Int64) {
+    package init(keyHash: UInt64, weight: UInt32, expiresAt: Int64) {
         self.keyHash = keyHash
         self.weight = max(weight, 1)
         self.expiresAt = expiresAt
@@ -91,7 +87,7 @@ class PolicyNode {
 
     /// True when the node carries a deadline.
     @inlinable
-    var expires: Bool { expiresAt != Int64.max }
+    package var expires: Bool { expiresAt != Int64.max }
 }
 
 /// Why an entry left the cache. Each cause has its own counter in the cache's metrics.

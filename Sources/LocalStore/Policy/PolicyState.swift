@@ -15,6 +15,9 @@ struct PolicyState: @unchecked Sendable {
     let engine: PolicyEngine
     let wheel: TimerWheel
     var counters = PolicyCounters()
+    /// Entries with a deadline in the table now: the timer wheel holds about this many live
+    /// tickets, and is compacted when it holds far more (TimerWheel.swift).
+    var expiringEntries = 0
 
     init(engine: PolicyEngine) {
         self.engine = engine

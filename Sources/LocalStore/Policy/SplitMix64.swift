@@ -41,7 +41,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// The SplitMix64 output function on its own: a bijective 64-bit mixer. The sketch and the
     /// doorkeeper use it to spread a key hash with a seed, so that no key hash, however chosen,
-    /// lands in a predictable counter.
+    /// lands in a predictable counter. (A single multiply-fold, four instructions cheaper, placed
+    /// the counters well enough on uniform keys but cost glimpse@500 2.3 points of hit ratio.)
     ///
     /// - Parameter x: any 64-bit value.
     /// - Returns: a well-mixed 64-bit value; distinct inputs give distinct outputs.

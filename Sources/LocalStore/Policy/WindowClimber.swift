@@ -15,15 +15,23 @@
 // reads of a spatially sampled subset of the keys [3]. The real window follows the winner:
 //
 //   - Sampling: a key takes part when its (separately seeded) hash falls in the lowest R of the
-//     hash space, R = max(1024 / C, 1/64), capped at 1; a miniature holds R x C entries. 1,024
-//     entries keep the small windows meaningful (1% is 10 entries); 1/64 keeps the sample large
-//     enough on big caches (p3 at 381,272 entries went from 72.6% to 75.7% when R rose from
-//     0.27% to 1/64). Cost: 8 miniature reads per sampled read, i.e. at most 8 per read for
-//     caches up to 1,024 entries and 1/8 per read above 65,536; memory ~8 x 30 B x R x C.
-//   - Evidence: for every pair (i, j) the climber keeps an exponentially decayed count of sampled
+//     hash space, R = max(256 / C, 1/64), capped at 1; a miniature holds R x C entries. 256
+//     entries keep the window shares apart (1% is 2.6 entries, 4% ten); 1/64 keeps the sample
+//     large enough on big caches (p3 at 381,272 entries went from 72.6% to 75.7% when R rose
+//     from 0.27% to 1/64). Cost: 8 miniature reads per sampled read (about 1,000 instructions),
+//     i.e. at most 8 per read for caches up to 256 entries and 1/8 per read above 16,384; memory
+//     ~8 x 30 B x R x C. The target was 1,024 entries until the upkeep's budget of 120
+//     instructions per replayed read (perf/instructions) made a 10,000-entry cache's 10% sample
+//     too dear (about 100 instructions a read); 256 cost no baseline row more than 0.15 points
+//     of hit ratio (perf/RESULTS.md), 512 up to 0.19.
+//   - Evidence: for every pair (i, j) the climber needs an exponentially decayed count of sampled
 //     reads that miniature i hit and j missed. Because both saw the same reads, "is i better
 //     than the current choice j" is a paired test: McNemar's statistic (b - w) / sqrt(b + w)
-//     with b = hits(i not j), w = hits(j not i) [4]. Decay time constant: 8 epochs.
+//     with b = hits(i not j), w = hits(j not i) [4]. Decay time constant: 8 epochs. The counts
+//     are kept per outcome rather than per pair: a sampled read adds to the decayed count of its
+//     outcome, the 8-bit mask of the miniatures that hit (one addition, where updating every
+//     pair cost up to 64), and the pairs are summed from the 256 outcome counts once per epoch,
+//     when a decision needs them. The sums are the same.
 //   - Decision, once per epoch of `capacity` sampled reads: move to the miniature with the
 //     largest gain b - w over the current one, if the gain is significant (z >= 2) and material
 //     (>= 3% of the current miniature's decayed hits). Materiality matters because a move is not
@@ -58,7 +66,7 @@ struct WindowClimber {
     /// The share the cache starts with (Caffeine's static default).
     static let initialShare = 0.01
     /// Miniature capacity below which the sampling rate is raised (see the design note).
-    static let targetMiniatureEntries = 1_024
+    static let targetMiniatureEntries = 256
     /// The lowest sampling rate (see the design note).
     static let minimumSamplingRate = 1.0 / 64
     /// Decay time constant of the evidence, in epochs.
@@ -72,11 +80,9 @@ struct WindowClimber {
 
     /// The miniatures, one per share.
     private var miniatures: [MiniatureCache] = []
-    /// pairs[i * k + j]: decayed count of sampled reads miniature i hit and miniature j missed,
-    /// times `scale`.
-    private var pairs: [Double] = []
-    /// Decayed hits per miniature, times `scale`.
-    private var hits: [Double] = []
+    /// outcomes[m]: decayed count of sampled reads whose hit mask (bit i: miniature i hit) was
+    /// m, times `scale`.
+    private var outcomes = [Double](repeating: 0, count: 1 << WindowClimber.shares.count)
     /// The current increment (1 / decay^reads): decaying by scaling the increment up.
     private var scale = 1.0
     /// Per-read growth of `scale`.
@@ -129,9 +135,7 @@ struct WindowClimber {
         let exactRate = Double(capacity) / Double(entries)
         threshold = exactRate >= 1 ? .max : UInt64(exactRate * 0x1p64)
         miniatures = WindowClimber.shares.map { MiniatureCache(capacity: capacity, windowShare: $0) }
-        let k = miniatures.count
-        pairs = [Double](repeating: 0, count: k * k)
-        hits = [Double](repeating: 0, count: k)
+        outcomes = [Double](repeating: 0, count: 1 << miniatures.count)
         scale = 1
         growth = 1 / (1 - 1 / (WindowClimber.decayEpochs * Double(capacity)))
         readsInEpoch = 0
@@ -172,7 +176,21 @@ struct WindowClimber {
     /// - Returns: the share to move the real window to when this read completed an epoch whose
     ///   evidence favours a different share; nil otherwise.
     mutating func read(_ keyHash: UInt64, sketch: FrequencySketch, mayMove: Bool = true) -> Double? {
-        guard !miniatures.isEmpty, SplitMix64.mix(keyHash ^ seed) <= threshold else { return nil }
+        guard samples(keyHash) else { return nil }
+        return readSampled(keyHash, sketch: sketch, mayMove: mayMove)
+    }
+
+    /// Whether the key is in the sample (and the miniatures exist): the only climber work an
+    /// unsampled read pays. The sample has its own seeded mix: deriving it from the sketch's
+    /// mix (one multiply instead of a mix) cost p3@76254 a point and loop@1000 another, as if
+    /// a sample correlated with the counters' positions biased the miniatures' admission.
+    @inline(__always)
+    func samples(_ keyHash: UInt64) -> Bool {
+        !miniatures.isEmpty && SplitMix64.mix(keyHash ^ seed) <= threshold
+    }
+
+    /// `read` for a key already known to be sampled.
+    mutating func readSampled(_ keyHash: UInt64, sketch: FrequencySketch, mayMove: Bool) -> Double? {
         let k = miniatures.count
         var hitMask: UInt32 = 0
         // One uniqueness check for the loop, not one per miniature.
@@ -190,32 +208,24 @@ struct WindowClimber {
 
     /// Adds one read's outcome to the decayed evidence.
     private mutating func record(_ hitMask: UInt32) {
-        let k = miniatures.count
         scale *= growth
         if scale > WindowClimber.rescaleLimit {
-            for i in pairs.indices { pairs[i] /= scale }
-            for i in hits.indices { hits[i] /= scale }
+            for m in outcomes.indices { outcomes[m] /= scale }
             scale = 1
         }
-        let all: UInt32 = (1 << UInt32(k)) - 1
+        // A read that no miniature hit is evidence for no pair.
         guard hitMask != 0 else { return }
-        var winners = hitMask
-        let scale = self.scale
-        hits.withUnsafeMutableBufferPointer { hits in
-            pairs.withUnsafeMutableBufferPointer { pairs in
-                while winners != 0 {
-                    let i = winners.trailingZeroBitCount
-                    winners &= winners - 1
-                    hits[i] += scale
-                    var losers = all & ~hitMask
-                    while losers != 0 {
-                        let j = losers.trailingZeroBitCount
-                        losers &= losers - 1
-                        pairs[i * k + j] += scale
-                    }
-                }
-            }
+        outcomes[Int(hitMask)] += scale
+    }
+
+    /// Decayed count of reads miniature `i` hit and `j` missed (nil `j`: that `i` hit), from the
+    /// outcome counts, times `scale`.
+    private func evidence(hit i: Int, missed j: Int?) -> Double {
+        var total = 0.0
+        for mask in outcomes.indices where mask >> i & 1 == 1 && j.map({ mask >> $0 & 1 == 0 }) ?? true {
+            total += outcomes[mask]
         }
+        return total
     }
 
     /// The epoch's decision (see the design note).
@@ -223,12 +233,13 @@ struct WindowClimber {
         let k = miniatures.count
         var best = current
         var bestGain = 0.0
+        let currentHits = evidence(hit: current, missed: nil) / scale
         for i in 0..<k where i != current {
-            let better = pairs[i * k + current] / scale
-            let worse = pairs[current * k + i] / scale
+            let better = evidence(hit: i, missed: current) / scale
+            let worse = evidence(hit: current, missed: i) / scale
             let gain = better - worse
             if gain > bestGain, gain >= WindowClimber.significance * (better + worse).squareRoot(),
-                gain >= WindowClimber.materiality * hits[current] / scale
+                gain >= WindowClimber.materiality * currentHits
             {
                 best = i
                 bestGain = gain
@@ -243,7 +254,7 @@ struct WindowClimber {
     /// Checks every miniature.
     func _checkInvariants() {
         miniatures.forEach { $0._checkInvariants() }
-        precondition(pairs.count == miniatures.count * miniatures.count, "evidence matrix size")
+        precondition(miniatures.isEmpty || outcomes.count == 1 << miniatures.count, "outcome table size")
     }
     #else
     @inline(__always) func _checkInvariants() {}

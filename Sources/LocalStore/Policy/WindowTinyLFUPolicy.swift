@@ -133,6 +133,8 @@ final class WindowTinyLFUPolicy: EvictionPolicy {
         evictIfNeeded(evict: evict)
     }
 
+    /// A read of a cached entry; ignored unless the entry is linked.
+    @inline(__always)
     func recordAccess(_ node: PolicyNode) {
         guard node.state == .linked else { return }
         climb(node.keyHash)
@@ -153,6 +155,8 @@ final class WindowTinyLFUPolicy: EvictionPolicy {
         }
     }
 
+    /// A read that found nothing (only the climber uses it).
+    @inline(__always)
     func recordMiss(keyHash: UInt64) {
         climb(keyHash)
     }

@@ -59,7 +59,7 @@ public struct KeyHasher: Sendable {
     ///   - bytes: the first byte; may be nil only when `count` is 0.
     ///   - count: the number of bytes.
     /// - Returns: the hash; equal inputs give equal hashes under one seed.
-    @inlinable
+    @inlinable @inline(__always)
     public func hash(bytes: UnsafeRawPointer?, count: Int) -> UInt64 {
         let length = UInt64(truncatingIfNeeded: count)
         var state: UInt64
@@ -112,7 +112,7 @@ public struct KeyHasher: Sendable {
     /// Hashes a key's UTF-8 bytes without copying them (native Swift strings are contiguous).
     /// - Parameter key: the key.
     /// - Returns: the hash of `key.utf8`.
-    @inlinable
+    @inlinable @inline(__always)
     public func hash(_ key: String) -> UInt64 {
         if let hash = key.utf8.withContiguousStorageIfAvailable({ hash(bytes: $0.baseAddress, count: $0.count) }) {
             return hash

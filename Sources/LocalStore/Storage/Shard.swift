@@ -20,8 +20,8 @@ import CSupport
 import Primitives
 
 @usableFromInline
-final class Shard<Value: Sendable>: @unchecked Sendable {
-    // @unchecked Sendable: mutable state is inside `state` (a Mutex); `published` is written only
+final class Shard: @unchecked Sendable {
+    // @unchecked Sendable: mutable state is inside `state` (a Locked); `published` is written only
     // under that lock, with release ordering, and read by readers with acquire ordering.
 
     /// @unchecked Sendable: the table's memory is owned by this shard and touched only under the
@@ -63,7 +63,7 @@ final class Shard<Value: Sendable>: @unchecked Sendable {
         /// The key was absent; the entry is in.
         case inserted
         /// The entry replaced `old`, whose table reference now belongs to the caller.
-        case replaced(Unmanaged<StoreEntry<Value>>)
+        case replaced(Unmanaged<KeyedEntry>)
         /// The condition said no; the table is unchanged and still the caller's reference.
         case refused
     }
@@ -73,14 +73,14 @@ final class Shard<Value: Sendable>: @unchecked Sendable {
     /// is atomic with respect to other writers of the key. On success the table takes over one
     /// strong reference the caller already holds (`passRetained`).
     func upsert(
-        _ entry: Unmanaged<StoreEntry<Value>>, key: String, hash: UInt64,
-        when shouldStore: (StoreEntry<Value>?) -> Bool
+        _ entry: Unmanaged<KeyedEntry>, key: String, hash: UInt64,
+        when shouldStore: (KeyedEntry?) -> Bool
     ) -> UpsertOutcome {
         let word = SlotTable.encode(entry.toOpaque(), hash: hash)
         return state.withLock { state in
-            switch state.table.probe(hash: hash, key: key, as: Value.self) {
+            switch state.table.probe(hash: hash, key: key) {
             case .found(let index, let old):
-                let current = Unmanaged<StoreEntry<Value>>.fromOpaque(SlotTable.entryPointer(old))
+                let current = Unmanaged<KeyedEntry>.fromOpaque(SlotTable.entryPointer(old))
                 guard current._withUnsafeGuaranteedRef({ shouldStore($0) }) else { return .refused }
                 state.table.store(word, at: index)
                 return .replaced(current)
@@ -98,16 +98,27 @@ final class Shard<Value: Sendable>: @unchecked Sendable {
     /// Removes the entry for `key` if `shouldRemove(current)` allows it (under the shard lock).
     /// - Returns: the removed entry (its table reference now belongs to the caller), or nil.
     func remove(
-        key: String, hash: UInt64, when shouldRemove: (StoreEntry<Value>) -> Bool
-    ) -> Unmanaged<StoreEntry<Value>>? {
+        key: String, hash: UInt64, when shouldRemove: (KeyedEntry) -> Bool
+    ) -> Unmanaged<KeyedEntry>? {
         state.withLock { state in
-            guard case .found(let index, let old) = state.table.probe(hash: hash, key: key, as: Value.self) else {
+            guard case .found(let index, let old) = state.table.probe(hash: hash, key: key) else {
                 return nil
             }
-            let current = Unmanaged<StoreEntry<Value>>.fromOpaque(SlotTable.entryPointer(old))
+            let current = Unmanaged<KeyedEntry>.fromOpaque(SlotTable.entryPointer(old))
             guard current._withUnsafeGuaranteedRef({ shouldRemove($0) }) else { return nil }
             removeSlot(index, in: &state)
             return current
+        }
+    }
+
+    /// Removes the entry with this hash and exactly this deadline, if the table holds one (an
+    /// expiry ticket of the timer wheel; an entry that was replaced since has another deadline).
+    /// - Returns: the removed entry (its table reference now belongs to the caller), or nil.
+    func remove(hash: UInt64, expiresAt: Int64) -> Unmanaged<KeyedEntry>? {
+        state.withLock { state in
+            guard let (index, word) = state.table.find(hash: hash, expiresAt: expiresAt) else { return nil }
+            removeSlot(index, in: &state)
+            return Unmanaged<KeyedEntry>.fromOpaque(SlotTable.entryPointer(word))
         }
     }
 
@@ -183,9 +194,9 @@ final class Shard<Value: Sendable>: @unchecked Sendable {
                     tombstones += 1
                 } else {
                     live += 1
-                    let node = Unmanaged<StoreEntry<Value>>.fromOpaque(SlotTable.entryPointer(word))
+                    let node = Unmanaged<KeyedEntry>.fromOpaque(SlotTable.entryPointer(word))
                     let found = node._withUnsafeGuaranteedRef {
-                        table.lookup(hash: $0.keyHash, key: $0.key, as: Value.self)
+                        table.lookup(hash: $0.keyHash, key: $0.key)
                     }
                     precondition(found == SlotTable.entryPointer(word), "entry unreachable from its home slot")
                 }

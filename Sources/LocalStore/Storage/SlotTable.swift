@@ -94,8 +94,8 @@ struct SlotTable {
 
     /// Finds the entry for `key`, or nil. The returned pointer is valid until the caller leaves
     /// its epoch read section.
-    @inlinable
-    func lookup<Value: Sendable>(hash: UInt64, key: String, as: Value.Type) -> UnsafeRawPointer? {
+    @inlinable @inline(__always)
+    func lookup(hash: UInt64, key: String) -> UnsafeRawPointer? {
         let tag = SlotTable.tag(hash)
         let mask = self.mask
         var index = Int(truncatingIfNeeded: hash) & mask
@@ -104,28 +104,10 @@ struct SlotTable {
             if word == SlotTable.empty { return nil }
             if word >> 48 == tag && word != SlotTable.tombstone {
                 let pointer = SlotTable.entryPointer(word)
-                let matches = Unmanaged<StoreEntry<Value>>.fromOpaque(pointer)._withUnsafeGuaranteedRef {
+                let matches = Unmanaged<KeyedEntry>.fromOpaque(pointer)._withUnsafeGuaranteedRef {
                     $0.keyHash == hash && $0.key == key
                 }
                 if matches { return pointer }
-            }
-            index = (index &+ 1) & mask
-        }
-    }
-
-    /// Finds an entry by hash alone (the first live one with that exact 64-bit hash), or nil.
-    /// Used by the policy's read-buffer drain, where a wrong match (a 2^-64 event) only credits
-    /// an access to the wrong entry. Same validity rule as `lookup`.
-    func lookup(hash: UInt64) -> UnsafeRawPointer? {
-        let tag = SlotTable.tag(hash)
-        var index = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let word = slot(index).load(ordering: .acquiring)
-            if word == SlotTable.empty { return nil }
-            if word >> 48 == tag && word != SlotTable.tombstone {
-                let pointer = SlotTable.entryPointer(word)
-                let node = Unmanaged<PolicyNode>.fromOpaque(pointer)
-                if node._withUnsafeGuaranteedRef({ $0.keyHash == hash }) { return pointer }
             }
             index = (index &+ 1) & mask
         }
@@ -142,7 +124,7 @@ struct SlotTable {
         case absent(index: Int, reusesTombstone: Bool)
     }
 
-    func probe<Value: Sendable>(hash: UInt64, key: String, as: Value.Type) -> Probe {
+    func probe(hash: UInt64, key: String) -> Probe {
         let tag = SlotTable.tag(hash)
         var index = Int(truncatingIfNeeded: hash) & mask
         var firstTombstone = -1
@@ -156,10 +138,27 @@ struct SlotTable {
             if word == SlotTable.tombstone {
                 if firstTombstone < 0 { firstTombstone = index }
             } else if word >> 48 == tag {
-                let entry = Unmanaged<StoreEntry<Value>>.fromOpaque(SlotTable.entryPointer(word))
+                let entry = Unmanaged<KeyedEntry>.fromOpaque(SlotTable.entryPointer(word))
                 if entry._withUnsafeGuaranteedRef({ $0.keyHash == hash && $0.key == key }) {
                     return .found(index: index, word: word)
                 }
+            }
+            index = (index &+ 1) & mask
+        }
+    }
+
+    /// The slot of the entry with this hash and exactly this deadline, and its word, or nil.
+    func find(hash: UInt64, expiresAt: Int64) -> (index: Int, word: UInt)? {
+        let tag = SlotTable.tag(hash)
+        var index = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let word = slot(index).load(ordering: .relaxed)
+            if word == SlotTable.empty { return nil }
+            if word >> 48 == tag && word != SlotTable.tombstone {
+                let matches = Unmanaged<PolicyNode>.fromOpaque(SlotTable.entryPointer(word))._withUnsafeGuaranteedRef {
+                    $0.keyHash == hash && $0.expiresAt == expiresAt
+                }
+                if matches { return (index, word) }
             }
             index = (index &+ 1) & mask
         }

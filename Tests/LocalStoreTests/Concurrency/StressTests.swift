@@ -59,7 +59,7 @@ final class Tagged: Sendable {
         #expect(metrics.entryCount == cache.count)
         #expect(metrics.hits + metrics.misses > 0)
         #if DCACHE_INTERNAL_CHECKS
-        cache.shards.forEach { $0._checkInvariants() }
+        cache.store.shards.forEach { $0._checkInvariants() }
         #endif
         cache.close()
     }

@@ -2,17 +2,17 @@ import Testing
 
 @testable import LocalStore
 
-/// Tests of `TimerWheel`: exact expiry across all levels, cascading, descheduling, far deadlines.
+/// Tests of `TimerWheel`: exact expiry across all levels, cascading, compaction, far deadlines.
 @Suite struct TimerWheelTests {
-    /// A node with a deadline and nothing else.
-    private func node(_ expiresAt: Int64, _ key: UInt64 = 0) -> PolicyNode {
-        PolicyNode(keyHash: key, weight: 1, expiresAt: expiresAt)
+    /// A ticket with a deadline (and a key hash that tells tickets apart).
+    private func node(_ deadline: Int64, _ key: UInt64 = 0) -> ExpiryTicket {
+        ExpiryTicket(keyHash: key, deadline: deadline)
     }
 
-    /// Advances and returns the deadlines of the expired nodes, checking the invariants.
+    /// Advances and returns the deadlines of the expired tickets, checking the invariants.
     private func advance(_ wheel: TimerWheel, to time: Int64) -> [Int64] {
         var expired: [Int64] = []
-        wheel.advance(to: time) { expired.append($0.expiresAt) }
+        wheel.advance(to: time) { expired.append($0.deadline) }
         wheel._checkInvariants()
         return expired
     }
@@ -23,29 +23,29 @@ import Testing
         var random = SplitMix64(seed: 7)
         let start: Int64 = 1_000_000
         let wheel = TimerWheel(now: start)
-        var nodes: [PolicyNode] = []
-        for _ in 0..<3_000 {
+        var tickets: [ExpiryTicket] = []
+        for index in 0..<3_000 {
             let exponent = Int(random.next() % 63)
             let offset = Int64(random.next() % (UInt64(1) << UInt64(exponent))) + 1
-            let n = node(start + offset)
-            nodes.append(n)
+            let n = node(start + offset, UInt64(index))
+            tickets.append(n)
             wheel.schedule(n)
         }
         wheel._checkInvariants()
-        var pending = Set(nodes.map { ObjectIdentifier($0) })
+        var pending = Set(tickets.map(\.keyHash))
         var now = start
         while !pending.isEmpty {
             let exponent = Int(random.next() % 63)
             now += Int64(random.next() % (UInt64(1) << UInt64(exponent))) + 1
-            var expired: [PolicyNode] = []
+            var expired: [ExpiryTicket] = []
             wheel.advance(to: now) { expired.append($0) }
             wheel._checkInvariants()
             for n in expired {
-                #expect(n.expiresAt <= now, "expired before its deadline")
-                #expect(pending.remove(ObjectIdentifier(n)) != nil, "expired twice")
+                #expect(n.deadline <= now, "expired before its deadline")
+                #expect(pending.remove(n.keyHash) != nil, "expired twice")
             }
             // Exactness: nothing that is due may remain scheduled.
-            #expect(nodes.allSatisfy { $0.expiresAt > now || !pending.contains(ObjectIdentifier($0)) })
+            #expect(tickets.allSatisfy { $0.deadline > now || !pending.contains($0.keyHash) })
         }
         #expect(wheel.count == 0)
     }
@@ -73,7 +73,6 @@ import Testing
     }
 
     @Test func advance_exactDeadline_expiresAtThatNanosecondNotBefore() {
-        // The wheel does not retain nodes (the table does), so the test keeps them alive.
         let wheel = TimerWheel(now: 0)
         let deadline: Int64 = 123_456_789
         let n = node(deadline)
@@ -82,25 +81,33 @@ import Testing
         #expect(advance(wheel, to: deadline) == [deadline])
     }
 
-    @Test func deschedule_scheduledNode_neverExpires() {
+    @Test func compact_dropsTheTicketsTheOwnerDisowns_andKeepsTheOthersExact() {
+        // Tickets of entries that left the cache stay until their bucket comes due or the owner
+        // compacts; a compaction keeps exactly the tickets it is told to keep, on every level.
         let wheel = TimerWheel(now: 0)
-        let kept = node(1_000), dropped = node(1_000), farDropped = node(1 << 40)
-        [kept, dropped, farDropped].forEach(wheel.schedule)
-        wheel.deschedule(dropped)
-        wheel.deschedule(farDropped)
-        wheel.deschedule(farDropped)  // a second deschedule is a no-op
+        let tickets = (0..<300).map { node(Int64($0) * 1_000_003 + 1, UInt64($0)) }
+        tickets.forEach(wheel.schedule)
+        wheel.compact { $0.keyHash % 3 != 0 }
         wheel._checkInvariants()
-        #expect(advance(wheel, to: 1 << 41).count == 1)
-        #expect(dropped.timerSlot == TimerWheel.unscheduled && farDropped.nextInTime == nil)
+        #expect(wheel.count == 200)
+        let expired = advance(wheel, to: Int64.max - 1)
+        #expect(expired.count == 200)
+        #expect(expired.sorted() == tickets.filter { $0.keyHash % 3 != 0 }.map(\.deadline))
     }
 
-    @Test func schedule_farFutureAndNoDeadline_expiresOnlyWhenDue() {
-        // Int64.max means "never": such a node is not scheduled at all. Int64.max - 1 is on the
-        // top level and must survive any advance short of it.
+    @Test func removeAll_emptiesTheWheel() {
+        let wheel = TimerWheel(now: 0)
+        [node(10), node(1 << 30), node(-1)].forEach(wheel.schedule)
+        wheel.removeAll()
+        wheel._checkInvariants()
+        #expect(wheel.count == 0 && wheel.nextDeadline == nil)
+        #expect(advance(wheel, to: 1 << 40).isEmpty)
+    }
+
+    @Test func schedule_farFuture_expiresOnlyWhenDue() {
+        // Int64.max - 1 is on the top level and must survive any advance short of it.
         let wheel = TimerWheel(now: -5)
-        let never = node(Int64.max), far = node(Int64.max - 1)
-        wheel.schedule(never)
-        wheel.schedule(far)
+        wheel.schedule(node(Int64.max - 1))
         #expect(wheel.count == 1)
         #expect(advance(wheel, to: Int64.max - 2).isEmpty)
         #expect(advance(wheel, to: Int64.max - 1) == [Int64.max - 1])
@@ -121,12 +128,10 @@ import Testing
         var random = SplitMix64(seed: 11)
         let wheel = TimerWheel(now: 0)
         var deadlines: [Int64] = []
-        var nodes: [PolicyNode] = []
         for _ in 0..<200 {
             let d = Int64(random.next() % (1 << 40)) + 1
             deadlines.append(d)
-            nodes.append(node(d))
-            wheel.schedule(nodes[nodes.count - 1])
+            wheel.schedule(node(d))
         }
         var remaining = deadlines.sorted()
         var steps = 0
@@ -141,31 +146,14 @@ import Testing
         #expect(steps <= 200 * TimerWheel.levels)
     }
 
-    @Test func advance_callbackDeschedulesAnotherDueNode_skipsItSafely() {
-        // The callback removes the other due node of the same bucket (the store does this when an
-        // expiry also deletes a related entry); it must not be visited afterwards.
+    @Test func advance_callbackSchedulesDueTicket_expiresItInTheSameAdvance() {
         let wheel = TimerWheel(now: 0)
-        let a = node(100, 1), b = node(100, 2)
-        wheel.schedule(a)
-        wheel.schedule(b)
-        var expired: [UInt64] = []
-        wheel.advance(to: 1_000) { n in
-            expired.append(n.keyHash)
-            wheel.deschedule(n === a ? b : a)
-        }
-        wheel._checkInvariants()
-        #expect(expired.count == 1)
-        #expect(wheel.count == 0)
-    }
-
-    @Test func advance_callbackSchedulesDueNode_expiresItInTheSameAdvance() {
-        let wheel = TimerWheel(now: 0)
-        let first = node(10), late = node(20)
+        let first = node(10, 1), late = node(20, 2)
         wheel.schedule(first)
         var expired: [Int64] = []
         wheel.advance(to: 30) { n in
-            expired.append(n.expiresAt)
-            if n === first { wheel.schedule(late) }
+            expired.append(n.deadline)
+            if n == first { wheel.schedule(late) }
         }
         #expect(expired == [10, 20])
     }

@@ -81,9 +81,9 @@ import Testing
         let a = sketch(8, seed: 1), b = sketch(8, seed: 2)  // 8 words, a sample of 80: no reset here
         let target = a.counterPositions(1)
         let selectorBits: UInt64 = 0x1F1F_1F1F << 32
-        let targetBits = SplitMix64.mix(1 ^ 1) & selectorBits
+        let targetBits = a.spread(1) & selectorBits
         let collider = (UInt64(2)...).lazy.first {
-            SplitMix64.mix($0 ^ 1) & selectorBits == targetBits && a.counterPositions($0).elementsEqual(target, by: ==)
+            a.spread($0) & selectorBits == targetBits && a.counterPositions($0).elementsEqual(target, by: ==)
         }!
         for _ in 0..<15 { a.increment(1); b.increment(1) }
         #expect(a.frequency(collider) == 15)

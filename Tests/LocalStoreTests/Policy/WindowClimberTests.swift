@@ -69,9 +69,9 @@ import Testing
         // billion entries: the model starts at 65,536 entries and grows with the cache.
         let policy = WindowTinyLFUPolicy(maximumWeight: 1 << 30)
         #expect(policy.climber.modeledEntries == WindowTinyLFUPolicy.eagerClimberEntries)
-        for key in 0..<40_000 {
-            policy.add(PolicyNode(keyHash: SplitMix64.mix(UInt64(key)), weight: 1, expiresAt: Int64.max)) { _, _ in }
-        }
+        // The policy links nodes without retaining them (the store's table owns them): keep them.
+        let nodes = (0..<40_000).map { PolicyNode(keyHash: SplitMix64.mix(UInt64($0)), weight: 1, expiresAt: Int64.max) }
+        for node in nodes { policy.add(node) { _, _ in } }
         #expect(policy.climber.modeledEntries > 65_536 && policy.climber.modeledEntries <= 4 * 40_000)
     }
 
