@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: demo test test-optimized deps build release tsan benchmarks benchmarks-build examples-build perf clean
+.PHONY: demo test test-optimized deps build release tsan benchmarks benchmarks-smoke examples-build perf clean
 
 deps:
 	@scripts/install-deps
@@ -35,13 +35,19 @@ tsan: deps
 		--scratch-path .build-tsan
 
 # The benchmark package lives in Benchmarks/ with its own Package.swift (so that users of the
-# library never resolve package-benchmark). CI builds it; running it is for people and perf/.
-benchmarks-build: deps
-	cd Benchmarks && $(SWIFT) build -c release
+# library never resolve package-benchmark). It is built without jemalloc: package-benchmark counts
+# allocations by interposing malloc, and with jemalloc as the process allocator the interposer's
+# free crashes (SIGSEGV) and its posix_memalign spins. The library's own allocation tests
+# (`make test-optimized`) and perf/ run with jemalloc. `benchmarks-smoke` runs every benchmark
+# for two samples (CI does, so the suite cannot rot); `benchmarks` is the full run.
+BENCHMARK = cd Benchmarks && DCACHE_NO_JEMALLOC=1 ../scripts/with-redis-cleanup $(SWIFT) package \
+	--allow-writing-to-package-directory benchmark --no-progress
 
 benchmarks: deps
-	cd Benchmarks && ../scripts/with-redis-cleanup $(SWIFT) package \
-		--allow-writing-to-package-directory benchmark
+	$(BENCHMARK)
+
+benchmarks-smoke: deps
+	DCACHE_BENCHMARK_SMOKE=1 $(BENCHMARK)
 
 examples-build: deps
 	cd Examples && $(SWIFT) build

@@ -6,6 +6,7 @@
 //        --target CacheBenchmarks
 
 @preconcurrency import Benchmark
+import BenchmarkSettings
 import DistributedCache
 import EmbeddedRedis
 
@@ -54,18 +55,22 @@ final class Shared: @unchecked Sendable {
         self.remoteOnly = remoteOnly
         return (cache, remoteOnly)
     }
+
+    /// Closes the caches and stops the server, so the process leaves nothing running.
+    func stop() async {
+        await cache?.close()
+        await remoteOnly?.close()
+        server?.stop()
+    }
 }
 
 let shared = Shared()
 
-nonisolated(unsafe) let fast = Benchmark.Configuration(
-    metrics: [.wallClock, .throughput, .mallocCountTotal], timeUnits: .nanoseconds, scalingFactor: .kilo,
-    maxDuration: .seconds(3), maxIterations: 1_000_000)
-nonisolated(unsafe) let remote = Benchmark.Configuration(
-    metrics: [.wallClock, .throughput, .mallocCountTotal], timeUnits: .microseconds, scalingFactor: .one,
-    maxDuration: .seconds(3), maxIterations: 100_000)
+nonisolated(unsafe) let fast = suiteConfiguration(timeUnits: .nanoseconds, scalingFactor: .kilo, maxIterations: 1_000_000)
+nonisolated(unsafe) let remote = suiteConfiguration(timeUnits: .microseconds, scalingFactor: .one, maxIterations: 100_000)
 
 let benchmarks: @Sendable () -> Void = {
+    Benchmark.teardown = { await shared.stop() }
     Benchmark("Cache.get.localHit", configuration: fast) { benchmark in
         let (cache, _) = try await shared.start()
         let keys = shared.keys, order = shared.order

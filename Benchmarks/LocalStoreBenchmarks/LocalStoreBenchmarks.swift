@@ -9,6 +9,7 @@
 // visited in a shuffled order so the hardware prefetcher does not walk the table for us.
 
 @preconcurrency import Benchmark
+import BenchmarkSettings
 import Dispatch
 import LocalStore
 
@@ -51,13 +52,7 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
-nonisolated(unsafe) let perOperation = Benchmark.Configuration(
-    metrics: [.wallClock, .throughput, .mallocCountTotal],
-    timeUnits: .nanoseconds,
-    scalingFactor: .kilo,
-    maxDuration: .seconds(3),
-    maxIterations: 1_000_000
-)
+nonisolated(unsafe) let perOperation = suiteConfiguration(timeUnits: .nanoseconds, scalingFactor: .kilo, maxIterations: 1_000_000)
 
 /// Runs `body` on `threads` threads at once, each doing `count` operations; returns when all end.
 func onThreads(_ threads: Int, _ body: @Sendable @escaping (Int) -> Void) {

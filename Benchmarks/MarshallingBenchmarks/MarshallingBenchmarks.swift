@@ -9,6 +9,7 @@
 // flag: 57 bytes as MessagePack, 69 as JSON.
 
 @preconcurrency import Benchmark
+import BenchmarkSettings
 import DistributedCache
 
 struct Small: Codable, Equatable {
@@ -20,13 +21,7 @@ struct Small: Codable, Equatable {
 
 let small = Small(id: 123_456, name: "user:123456:profile", score: 0.75, active: true)
 
-nonisolated(unsafe) let perOperation = Benchmark.Configuration(
-    metrics: [.wallClock, .throughput, .mallocCountTotal],
-    timeUnits: .nanoseconds,
-    scalingFactor: .kilo,
-    maxDuration: .seconds(3),
-    maxIterations: 1_000_000
-)
+nonisolated(unsafe) let perOperation = suiteConfiguration(timeUnits: .nanoseconds, scalingFactor: .kilo, maxIterations: 1_000_000)
 
 let benchmarks: @Sendable () -> Void = {
     let marshallers: [(String, any Marshaller)] = [("msgpack", MessagePackMarshaller()), ("json", JSONMarshaller())]

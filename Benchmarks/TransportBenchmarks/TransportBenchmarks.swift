@@ -10,6 +10,7 @@
 // configuration. Each timed sample is `scaledIterations` commands, so figures are per command.
 
 @preconcurrency import Benchmark
+import BenchmarkSettings
 import EmbeddedRedis
 import RedisTransport
 
@@ -29,17 +30,17 @@ final class Shared: @unchecked Sendable {
         self.client = client
         return client
     }
+
+    /// Closes the client and stops the server, so the process leaves nothing running.
+    func stop() async {
+        await client?.close()
+        server?.stop()
+    }
 }
 
 let shared = Shared()
 
-nonisolated(unsafe) let perCommand = Benchmark.Configuration(
-    metrics: [.wallClock, .throughput, .mallocCountTotal],
-    timeUnits: .nanoseconds,
-    scalingFactor: .kilo,
-    maxDuration: .seconds(3),
-    maxIterations: 10_000
-)
+nonisolated(unsafe) let perCommand = suiteConfiguration(timeUnits: .nanoseconds, scalingFactor: .kilo, maxIterations: 10_000)
 
 /// Runs `count` commands on `callers` concurrent tasks on the client's loop.
 func load(_ client: RedisClient, callers: Int, count: Int, _ command: @escaping @Sendable (RedisClient) async throws -> Void)
@@ -57,6 +58,7 @@ func load(_ client: RedisClient, callers: Int, count: Int, _ command: @escaping 
 }
 
 let benchmarks: @Sendable () -> Void = {
+    Benchmark.teardown = { await shared.stop() }
     for callers in [1, 50] {
         Benchmark("Transport.GET.callers\(callers)", configuration: perCommand) { benchmark in
             let client = try await shared.start()
