@@ -57,7 +57,7 @@ dc_ebr_record_t *dc_ebr_register_thread(void) {
         }
     }
     if (record == NULL) {
-        if (posix_memalign((void **)&record, 64, sizeof(*record)) != 0) {
+        if (posix_memalign((void **)&record, _Alignof(dc_ebr_record_t), sizeof(*record)) != 0) {
             fprintf(stderr, "dc_ebr: out of memory for a thread record\n");
             abort();
         }

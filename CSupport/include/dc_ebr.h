@@ -57,8 +57,9 @@ extern "C" {
 #define DC_EBR_TSAN 1
 #endif
 
-/* One thread's announcement. One cache line each, so that a reader's stores never share a line
- * with another thread's. */
+/* One thread's announcement. 128 bytes each (two cache lines), so that a reader's stores never
+ * share a line, nor the 128-byte pair that x86's adjacent-line prefetcher fetches together, with
+ * another thread's. */
 typedef struct dc_ebr_record {
     /* 0 while the thread is outside any read section, else the global epoch it saw on entry.
      * Written only by the owning thread; read by any thread advancing the epoch. */
@@ -73,7 +74,7 @@ typedef struct dc_ebr_record {
     /* The registry is an append-only list: records are never freed, so readers of `next` need no
      * protection. */
     struct dc_ebr_record *_Atomic next;
-} __attribute__((aligned(64))) dc_ebr_record_t;
+} __attribute__((aligned(128))) dc_ebr_record_t;
 
 /* This thread's record, or NULL before its first read section. Initial-exec TLS: a single load
  * relative to %fs. Valid only on the thread that reads it. */

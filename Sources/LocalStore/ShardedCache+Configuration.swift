@@ -82,8 +82,9 @@ public struct StoreConfiguration: Sendable {
     public var upkeep: Upkeep
 
     /// Bytes of bookkeeping per entry beyond its key and value: the entry object's header and
-    /// fields (~72 bytes) plus its share of a slot table kept between 3/8 and 3/4 full
-    /// (8-byte slots, so ~11-21 bytes). Measured by `LocalStoreTests.entryOverhead`.
+    /// fields other than the key and the value (56 bytes, 64 with a version), its share of a slot
+    /// table kept between 3/8 and 3/4 full (8-byte slots, so ~11-21 bytes) and of the frequency
+    /// sketch (8-16 bytes). perf/RESULTS.md has the measured memory per entry.
     public static var internalCostPerEntry: Int { 88 }
 
     /// Creates a configuration.

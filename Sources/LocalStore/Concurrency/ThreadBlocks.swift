@@ -29,10 +29,11 @@
 // Caffeine and Ristretto. Single-threaded, nothing is dropped: every write drains all rings
 // first, so the policy sees reads and writes in program order (the LRU policy is then exact).
 //
-// Layout of a block (64-byte aligned): line 0 = owner-written counters (misses, ring write
-// cursor); line 1 = drainer-written cursor; then the ring. Ownership: each block is written by its
-// thread (line 0, ring) and by the drainer under the policy lock (line 1); it lives as long as
-// the cache.
+// Layout of a block (128-byte aligned, in 128-byte units because x86's adjacent-line prefetcher
+// fetches lines in pairs): bytes 0..<128 = owner-written counters (misses, ring write cursor);
+// 128..<256 = drainer-written cursor; then the ring. Ownership: each block is written by its
+// thread (counters, ring) and by the drainer under the policy lock (its cursor); it lives as
+// long as the cache.
 //
 // [1] B. Manes, "Design of a Modern Cache", https://highscalability.com/design-of-a-modern-cache/
 //     (read buffers, and why a lossy buffer is an acceptable trade).
@@ -56,7 +57,12 @@ final class ThreadBlocks: @unchecked Sendable {
 
     /// Threads with a ring of their own: those whose index is below this.
     @usableFromInline let directorySize: Int
-    @usableFromInline static let ringOffset = 128
+    /// Where the drainer's cursor and the ring start: 128-byte apart (see the layout note).
+    @usableFromInline static let drainerOffset = 128
+    @usableFromInline static let ringOffset = 256
+    /// Blocks are 128-byte aligned: x86's adjacent-line prefetcher fetches 64-byte lines in
+    /// 128-byte pairs, so two threads' hot lines must not share a pair either.
+    static let blockAlignment = 128
 
     /// Power of two.
     @usableFromInline let ringSize: Int
@@ -86,7 +92,7 @@ final class ThreadBlocks: @unchecked Sendable {
     deinit {
         for index in 0..<directorySize {
             let bits = UnsafeAtomic<UInt>(at: directory + index).load(ordering: .relaxed)
-            if bits != 0 { dc_free_aligned(UnsafeMutableRawPointer(bitPattern: bits), blockSize, 64) }
+            if bits != 0 { dc_free_aligned(UnsafeMutableRawPointer(bitPattern: bits), blockSize, ThreadBlocks.blockAlignment) }
         }
         directory.deallocate()
         used.destroy()
@@ -133,7 +139,9 @@ final class ThreadBlocks: @unchecked Sendable {
 
     @usableFromInline
     func installBlock(at index: Int) -> ThreadBlock {
-        guard let fresh = dc_alloc_aligned(blockSize, 64) else { fatalError("out of memory for a thread block") }
+        guard let fresh = dc_alloc_aligned(blockSize, ThreadBlocks.blockAlignment) else {
+            fatalError("out of memory for a thread block")
+        }
         let slot = UnsafeAtomic<UInt>(at: directory + index)
         let (exchanged, original) = slot.compareExchange(
             expected: 0, desired: UInt(bitPattern: fresh), ordering: .acquiringAndReleasing)
@@ -146,7 +154,7 @@ final class ThreadBlocks: @unchecked Sendable {
             }
             return ThreadBlock(base: fresh, ringMask: ringSize - 1)
         }
-        dc_free_aligned(fresh, blockSize, 64)
+        dc_free_aligned(fresh, blockSize, ThreadBlocks.blockAlignment)
         return ThreadBlock(base: UnsafeMutableRawPointer(bitPattern: original)!, ringMask: ringSize - 1)
     }
 
@@ -183,7 +191,7 @@ struct ThreadBlock {
     @inlinable var written: UnsafeAtomic<UInt64> { word(16) }
 
     // Drainer-written line.
-    @inlinable var drained: UnsafeAtomic<UInt64> { word(64) }
+    @inlinable var drained: UnsafeAtomic<UInt64> { word(ThreadBlocks.drainerOffset) }
 
     /// Appends a read (an entry address, or a key hash with `hashMark` set) to the ring. Owner
     /// thread only.
