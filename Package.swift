@@ -46,6 +46,7 @@ let package = Package(
         .executable(name: "dcache", targets: ["dcache"]),
         .executable(name: "hitratio", targets: ["hitratio"]),
         .executable(name: "dcache-probe", targets: ["dcache-probe"]),
+        .executable(name: "dcache-hitbench", targets: ["dcache-hitbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -115,6 +116,12 @@ let package = Package(
             name: "dcache-probe",
             dependencies: ["CSupport", "DistributedCache", "LocalStore"],
             path: "perf/Probe"
+        ),
+        // perf/: the local-hit workload through the public API, next to a Dictionary.
+        .executableTarget(
+            name: "dcache-hitbench",
+            dependencies: ["DistributedCache", "EmbeddedRedis"],
+            path: "perf/HitBench"
         ),
         .executableTarget(
             name: "hitratio",

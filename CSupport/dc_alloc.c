@@ -32,6 +32,19 @@ int64_t dc_alloc_thread_allocated_bytes(void) {
     return (int64_t)*thread_allocated_counter;
 }
 
+/* Same for "thread.deallocatedp". */
+static __thread uint64_t *thread_deallocated_counter;
+
+int64_t dc_alloc_thread_deallocated_bytes(void) {
+    if (thread_deallocated_counter == NULL) {
+        uint64_t *counter = NULL;
+        size_t len = sizeof(counter);
+        if (mallctl("thread.deallocatedp", &counter, &len, NULL, 0) != 0 || counter == NULL) return -1;
+        thread_deallocated_counter = counter;
+    }
+    return (int64_t)*thread_deallocated_counter;
+}
+
 int dc_alloc_is_jemalloc(void) {
     /* Asks the allocator that actually serves malloc in this process: if another library's
      * malloc won symbol resolution, jemalloc's counters would stay at zero while malloc works. */
@@ -63,6 +76,8 @@ void dc_free_aligned(void *ptr, size_t size, size_t alignment) {
 }
 
 int64_t dc_alloc_thread_allocated_bytes(void) { return -1; }
+
+int64_t dc_alloc_thread_deallocated_bytes(void) { return -1; }
 
 int dc_alloc_is_jemalloc(void) { return 0; }
 

@@ -39,6 +39,11 @@ void dc_free_aligned(void *ptr, size_t size, size_t alignment);
  * allocation was made. */
 int64_t dc_alloc_thread_allocated_bytes(void);
 
+/* Bytes freed so far by the calling thread (monotonic), or -1 when the allocator cannot tell:
+ * jemalloc's "thread.deallocatedp". Allocated minus deallocated over a span is the memory the
+ * span left allocated (what a data structure built in it holds). */
+int64_t dc_alloc_thread_deallocated_bytes(void);
+
 /* 1 when jemalloc is the process allocator, 0 otherwise. */
 int dc_alloc_is_jemalloc(void);
 

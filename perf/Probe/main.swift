@@ -17,8 +17,12 @@ import Foundation
 import LocalStore
 
 enum Operation: String, CaseIterable {
-    /// LocalStore hit.
+    /// LocalStore hit (the maintenance thread applies the rings; perf/instructions counts the
+    /// calling thread only).
     case hit
+    /// LocalStore hit with upkeep: a store with manual upkeep whose calling thread applies its
+    /// ring after every `readBufferSize` reads, so that (this - hit) is the upkeep per read.
+    case upkeep
     /// LocalStore miss.
     case miss
     /// LocalStore set (replacing existing keys).
@@ -35,6 +39,11 @@ enum Operation: String, CaseIterable {
     case cacheLocalValue = "cache-local-value"
     /// SyncedCache.get (public API, async) local hit; needs --redis.
     case cacheGet = "cache-get"
+    /// The local-hit workload of dcache-hitbench (keys "bl:000000"..., the 32-byte String
+    /// value): SyncedCache.get; needs --redis.
+    case cacheGetString = "cache-get-string"
+    /// The same workload on a Dictionary<String, String>.
+    case dictionaryString = "dictionary-string"
 }
 
 struct Arguments {
@@ -98,6 +107,9 @@ struct SplitMixGenerator: RandomNumberGenerator {
 
 /// The probe's run; `checksum` keeps the loops from being optimized away.
 struct Probe {
+    /// dcache-hitbench's value.
+    static let stringValue = "value-0123456789abcdef0123456789"
+
     let arguments: Arguments
     let names: [String]
     let order: [Int]
@@ -105,7 +117,12 @@ struct Probe {
 
     init(_ arguments: Arguments) {
         self.arguments = arguments
-        names = (0..<arguments.keys).map { "user:\($0):profile" }
+        switch arguments.operation {
+        case .cacheGetString, .dictionaryString:
+            names = (0..<arguments.keys).map { "bl:" + String(repeating: "0", count: max(0, 6 - String($0).count)) + String($0) }
+        default:
+            names = (0..<arguments.keys).map { "user:\($0):profile" }
+        }
         var generator = SplitMixGenerator(seed: 42)
         order = (0..<arguments.keys).shuffled(using: &generator)
     }
@@ -128,6 +145,11 @@ struct Probe {
         defer { self.checksum &+= checksum }
         let names = self.names
         switch arguments.operation {
+        case .dictionaryString:
+            var dictionary: [String: String] = [:]
+            for name in names { dictionary[name] = Probe.stringValue }
+            for name in names { checksum &+= dictionary[name]?.utf8.count ?? 0 }
+            return measured { checksum &+= dictionary[names[$0]]?.utf8.count ?? 0 }
         case .dictionary:
             var dictionary: [String: Payload] = [:]
             for (index, name) in names.enumerated() { dictionary[name] = Payload(index) }
@@ -139,13 +161,23 @@ struct Probe {
             let payloads = names.indices.map { Payload($0) }
             let inserts = min(arguments.count, names.count)
             let before = dc_alloc_thread_allocated_bytes()
+            let freedBefore = dc_alloc_thread_deallocated_bytes()
             for index in 0..<inserts { store.setValue(payloads[index], forKey: names[index]) }
+            // Free what the growth retired: old slot tables wait for the epoch reclaimer, which
+            // frees them three epoch advances (one per pass) after they were retired.
+            for _ in 0..<4 { store.runMaintenance() }
             let allocated = dc_alloc_thread_allocated_bytes() - before
+            let freed = dc_alloc_thread_deallocated_bytes() - freedBefore
+            if arguments.allocations {
+                // Held: what the inserts left allocated (the store's memory for these entries).
+                print("held_bytes=\(allocated - freed) per_entry=\(Double(allocated - freed) / Double(inserts))")
+            }
             checksum &+= store.count
             return allocated
         default:
+            let upkeep: StoreConfiguration.Upkeep = arguments.operation == .upkeep ? .manual : .maintenanceThread
             let store = try ShardedCache<Payload>(
-                configuration: .init(capacity: .entries(arguments.keys * 2), hashSeed: 7))
+                configuration: .init(capacity: .entries(arguments.keys * 2), hashSeed: 7, upkeep: upkeep))
             for (index, name) in names.enumerated() { store.setValue(Payload(index), forKey: name) }
             let absent = names.map { "absent:" + $0 }
             let payload = Payload(0)
@@ -153,6 +185,18 @@ struct Probe {
             for name in names { checksum &+= store.value(forKey: name)?.id ?? 0 }
             switch arguments.operation {
             case .hit: return measured { checksum &+= store.value(forKey: names[$0])?.id ?? 0 }
+            case .upkeep:
+                let ring = store.configuration.readBufferSize
+                var reads = 0
+                store.runMaintenance()
+                return measured {
+                    checksum &+= store.value(forKey: names[$0])?.id ?? 0
+                    reads &+= 1
+                    if reads == ring {
+                        reads = 0
+                        store.runMaintenance()
+                    }
+                }
             case .miss: return measured { checksum &+= store.value(forKey: absent[$0])?.id ?? 1 }
             case .set: return measured { store.setValue(payload, forKey: names[$0]) }
             default: return measured { checksum &+= Int(truncatingIfNeeded: store.hash(names[$0])) }
@@ -171,6 +215,19 @@ struct Probe {
         options.pingInterval = .zero
         let cache = try await SyncedCache(options: options)
         var checksum = 0
+        if arguments.operation == .cacheGetString {
+            for name in names { try await cache.set(name, Probe.stringValue) }
+            for name in names { checksum &+= cache.localValue(forKey: name, as: String.self)?.utf8.count ?? 0 }
+            let before = dc_alloc_thread_allocated_bytes()
+            var position = 0
+            for _ in 0..<arguments.count {
+                checksum &+= try await cache.get(names[order[position]], as: String.self)?.utf8.count ?? 0
+                position = position &+ 1 == order.count ? 0 : position &+ 1
+            }
+            let allocated = dc_alloc_thread_allocated_bytes() - before
+            await cache.close()
+            return (allocated, checksum)
+        }
         for (index, name) in names.enumerated() { try await cache.set(name, Payload(index)) }
         for name in names { checksum &+= cache.localValue(forKey: name, as: Payload.self)?.id ?? 0 }
         let allocated: Int64
@@ -207,7 +264,7 @@ do {
     var probe = Probe(arguments)
     let allocated: Int64
     switch arguments.operation {
-    case .cacheLocalValue, .cacheGet:
+    case .cacheLocalValue, .cacheGet, .cacheGetString:
         let finished = probe
         let result = try blocking { try await finished.runCache() }
         allocated = result.allocated
