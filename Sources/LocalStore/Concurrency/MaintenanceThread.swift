@@ -49,14 +49,18 @@ final class MaintenanceThread: @unchecked Sendable {
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
-    /// Stores whose readers asked for maintenance, in request order. Guarded by `mutex`.
+    /// Stores whose readers asked for maintenance, in request order. Guarded by `mutex`. It and
+    /// the thread's batch keep `reservedStores` of capacity, so that a reader queueing a store
+    /// does not allocate (a local hit allocates nothing, even the one that fills a ring).
     private var queue: [EntryStore] = []
+    private static let reservedStores = 64
     /// True while the thread waits on `condition` (a request must signal it). Guarded by `mutex`.
     private var idle = false
     /// Passes run so far (for tests). Guarded by `mutex`.
     private var passes = 0
 
     private init() {
+        queue.reserveCapacity(MaintenanceThread.reservedStores)
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         precondition(pthread_mutex_init(mutex, nil) == 0, "pthread_mutex_init failed")
@@ -94,6 +98,7 @@ final class MaintenanceThread: @unchecked Sendable {
     private func run() {
         dc_thread_set_name("dcache-upkeep")
         var batch: [EntryStore] = []
+        batch.reserveCapacity(MaintenanceThread.reservedStores)
         while true {
             pthread_mutex_lock(mutex)
             while queue.isEmpty {
