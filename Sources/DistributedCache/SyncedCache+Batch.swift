@@ -1,7 +1,6 @@
 // Batches: many keys in one round trip.
 //
-// getMany serves what it can locally and fetches the rest with one pipelined batch of GET/PTTL
-// pairs; setMany and deleteMany pipeline one write script per key. Each key succeeds or fails on
+// getMany serves what it can locally and fetches the rest with one MGET; setMany and deleteMany pipeline one write script per key. Each key succeeds or fails on
 // its own; the first failure is thrown after every success has been applied locally.
 
 import CSupport
@@ -24,41 +23,27 @@ extension SyncedCache {
         guard !missing.isEmpty else { return found }
         try ensureOpen()
         for key in missing { try validate(key) }
-        let ticket = changes.ticket()
-        var commands: [[any RESPArgument]] = []
-        for key in missing {
-            commands.append(["GET", layout.dataKey(key)])
-            commands.append(["PTTL", layout.dataKey(key)])
-        }
-        let replies: [Result<RESPValue, RedisError>]
+        let records: [RemoteRecord?]
         do {
-            replies = try await client.pipeline(commands)
+            records = try await fetchRecords(missing)
         } catch {
             let failure = CacheError.from(error)
             report(failure, "getMany")
             throw failure
         }
         var firstError: CacheError?
-        for (index, key) in missing.enumerated() {
-            switch replies[index * 2] {
-            case .failure(let error):
-                firstError = firstError ?? .redis(error)
-            case .success(.bulkString(let stored)):
-                var ttl: Duration?
-                if case .success(.integer(let milliseconds)) = replies[index * 2 + 1], milliseconds > 0 {
-                    ttl = RedisLayout.remainingTTL(milliseconds: milliseconds)
-                }
-                let (version, bytes) = layout.versioned ? RedisLayout.parseStored(stored) : (0, stored)
-                do {
-                    let value = try marshaller.unmarshal(type, from: bytes)
-                    found[key] = value
-                    counters.increment(.remoteHits)
-                    fill(key, RemoteRecord(version: version, bytes: bytes, ttl: ttl, ticket: ticket), decoded: value)
-                } catch {
-                    firstError = firstError ?? .decodingFailed(key: key, reason: String(describing: error))
-                }
-            case .success:
+        for (key, record) in zip(missing, records) {
+            guard let record else {
                 counters.increment(.remoteMisses)
+                continue
+            }
+            do {
+                let value = try marshaller.unmarshal(type, from: record.bytes)
+                found[key] = value
+                counters.increment(.remoteHits)
+                fill(key, record, decoded: value)
+            } catch {
+                firstError = firstError ?? .decodingFailed(key: key, reason: String(describing: error))
             }
         }
         if let firstError {

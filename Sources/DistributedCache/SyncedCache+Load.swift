@@ -1,6 +1,6 @@
 // getOrLoad: read, or compute once and store, with a stampede guard across instances.
 //
-// Within an instance, concurrent callers of one key share one load (a task per key). Across
+// Within an instance, concurrent callers of one key share one load (SingleFlight). Across
 // instances, the loader of a missing key is guarded by a short-lived marker in Redis
 // (`SET ns:__loading:<key> <pod> NX PX loadLockTTL`): the instance that sets it loads and
 // stores the value (always in Redis, whatever readerCanSetToRedis says: a loaded value comes from
@@ -40,18 +40,9 @@ extension SyncedCache {
     ) async throws(CacheError) -> Value {
         try ensureOpen()
         try validate(key)
-        let task = loads.withLock { running -> Task<[UInt8], any Error> in
-            if let flight = running[key] { return flight }
-            let flight = Task<[UInt8], any Error> { [self] in
-                defer { _ = loads.withLock { $0.removeValue(forKey: key) } }
-                return try await loadBytes(key, as: type, ttl: ttl, loader: loader)
-            }
-            running[key] = flight
-            return flight
-        }
         let bytes: [UInt8]
         do {
-            bytes = try await task.value
+            bytes = try await loads.run(key) { try await loadBytes(key, as: type, ttl: ttl, loader: loader) }
         } catch {
             throw CacheError.from(error)
         }

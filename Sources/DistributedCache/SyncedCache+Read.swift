@@ -1,4 +1,5 @@
-// Reads: local hit, else one Redis GET per key at a time, whose result fills the local cache.
+// Reads: local hit, else one Redis GET per key at a time (shared by concurrent callers), whose
+// result fills the local cache.
 //
 // The local-hit path is inlinable so that the caller's module specializes it for the value type:
 // a hit is then the store's lock-free lookup, one class comparison of the entry (its value is
@@ -144,19 +145,10 @@ extension SyncedCache {
         return value
     }
 
-    /// One GET (and PTTL) per key in flight: concurrent callers share it.
+    /// One read of `key` in flight: concurrent callers share it (``SingleFlight``).
     func remoteRecord(_ key: String) async throws(CacheError) -> RemoteRecord? {
-        let task = flights.withLock { running -> Task<RemoteRecord?, any Error> in
-            if let flight = running[key] { return flight }
-            let flight = Task<RemoteRecord?, any Error> { [self] in
-                defer { _ = flights.withLock { $0.removeValue(forKey: key) } }
-                return try await fetchRecord(key)
-            }
-            running[key] = flight
-            return flight
-        }
         do {
-            return try await task.value
+            return try await flights.run(key) { try await fetchRecords([key])[0] }
         } catch {
             let failure = CacheError.from(error)
             report(failure, "get \(key)")
@@ -164,30 +156,84 @@ extension SyncedCache {
         }
     }
 
-    /// GET and PTTL in one round trip (pipelined), with the InvalidationLog ticket taken first.
-    func fetchRecord(_ key: String) async throws -> RemoteRecord? {
+    /// Reads `keys` from Redis: one GET for one key, one MGET for several. In the versioned wire
+    /// format the stored header carries the version and the expiry, so that is the whole read;
+    /// values whose header does not say when they expire (written by other tools or by earlier
+    /// versions of this library) take one more round trip of PTTLs. In the reference wire format
+    /// no value has a header, so the PTTLs travel in the same round trip as the read. The
+    /// InvalidationLog ticket is taken before the read.
+    /// - Returns: one record per key, nil for a missing key.
+    func fetchRecords(_ keys: [String]) async throws -> [RemoteRecord?] {
         let ticket = changes.ticket()
-        let dataKey = layout.dataKey(key)
-        let replies = try await client.pipeline([["GET", dataKey], ["PTTL", dataKey]])
-        let stored: [UInt8]
-        switch try replies[0].get() {
-        case .bulkString(let bytes): stored = bytes
-        case .null: return nil
-        case let other: throw RedisError.protocolError("GET replied \(other)")
+        let dataKeys = keys.map { layout.dataKey($0) as any RESPArgument }
+        let read: [any RESPArgument] = keys.count == 1 ? ["GET", dataKeys[0]] : ["MGET"] + dataKeys
+        var stored: [[UInt8]?]
+        var ttls: [Duration?]?
+        if layout.versioned {
+            stored = try Self.values(of: await client.send(read), count: keys.count)
+        } else {
+            let replies = try await client.pipeline([read] + dataKeys.map { ["PTTL", $0] })
+            stored = try Self.values(of: replies[0].get(), count: keys.count)
+            ttls = replies.dropFirst().map(Self.remainingTTL(reply:))
         }
-        var ttl: Duration?
-        if case .success(.integer(let milliseconds)) = replies[1], milliseconds > 0 {
-            ttl = RedisLayout.remainingTTL(milliseconds: milliseconds)
+        var records: [RemoteRecord?] = []
+        records.reserveCapacity(keys.count)
+        var unknownExpiry: [Int] = []
+        for index in keys.indices {
+            // Taken out of the array so that the header is stripped in place (parseStored).
+            guard let value = stored[index].take() else {
+                records.append(nil)
+                continue
+            }
+            if let ttls {
+                records.append(RemoteRecord(version: 0, bytes: value, ttl: ttls[index], ticket: ticket))
+                continue
+            }
+            let parsed = RedisLayout.parseStored(value)
+            let ttl: Duration?
+            switch parsed.expiry {
+            case .never: ttl = nil
+            case .at(let deadline): ttl = RedisLayout.remainingTTL(untilUnixMilliseconds: deadline)
+            case .unknown:
+                ttl = .zero
+                unknownExpiry.append(index)
+            }
+            records.append(RemoteRecord(version: parsed.version, bytes: parsed.bytes, ttl: ttl, ticket: ticket))
         }
-        let (version, bytes) = layout.versioned ? RedisLayout.parseStored(stored) : (0, stored)
-        return RemoteRecord(version: version, bytes: bytes, ttl: ttl, ticket: ticket)
+        if !unknownExpiry.isEmpty {
+            let replies = try await client.pipeline(unknownExpiry.map { ["PTTL", dataKeys[$0]] })
+            for (index, reply) in zip(unknownExpiry, replies) { records[index]?.ttl = Self.remainingTTL(reply: reply) }
+        }
+        return records
+    }
+
+    /// The values of a GET (`count` 1) or MGET reply.
+    private static func values(of reply: RESPValue, count: Int) throws -> [[UInt8]?] {
+        func value(_ element: RESPValue) throws -> [UInt8]? {
+            switch element {
+            case .bulkString(let bytes): return bytes
+            case .null: return nil
+            case let other: throw RedisError.protocolError("GET replied \(other)")
+            }
+        }
+        if count == 1 { return [try value(reply)] }
+        guard case .array(let elements) = reply, elements.count == count else {
+            throw RedisError.protocolError("MGET replied with the wrong shape")
+        }
+        return try elements.map(value)
+    }
+
+    /// The time to live in a PTTL reply (zero, i.e. not cached, when the reply is not a number).
+    private static func remainingTTL(reply: Result<RESPValue, RedisError>) -> Duration? {
+        guard case .success(.integer(let milliseconds)) = reply else { return .zero }
+        return RedisLayout.remainingTTL(milliseconds: milliseconds)
     }
 
     /// Stores what a read brought back (decoded when the caller decoded it, else as bytes),
     /// unless an invalidation overtook the read or the local cache already holds the same or a
     /// newer version.
     func fill<Value: Codable & Sendable>(_ key: String, _ record: RemoteRecord, decoded value: Value?) {
-        guard !isClosed, changes.mayCache(key, readAt: record.ticket) else { return }
+        guard !isClosed, record.ttl != .zero, changes.mayCache(key, readAt: record.ticket) else { return }
         let expiresAt = record.ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
         let newer: (UInt64?) -> Bool = { current in current.map { record.version > $0 } ?? true }
         if let value {

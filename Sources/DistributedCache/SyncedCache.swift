@@ -57,10 +57,10 @@ public final class SyncedCache: Sendable {
     let horizon = VersionHorizon()
     let counters = CounterSet()
     let logger: Logger
-    /// Remote reads in flight, one per key (single flight).
-    let flights = Locked<[String: Task<RemoteRecord?, any Error>]>([:])
+    /// Remote reads in flight, one per key.
+    let flights = SingleFlight<RemoteRecord?>()
     /// getOrLoad loads in flight, one per key.
-    let loads = Locked<[String: Task<[UInt8], any Error>]>([:])
+    let loads = SingleFlight<[UInt8]>()
     let background = Locked<[Task<Void, Never>]>([])
     let closed = Atomic<Bool>(false)
 
@@ -236,7 +236,8 @@ struct RemoteRecord: Sendable {
     /// Version from the stored header (0: unversioned).
     var version: UInt64
     var bytes: [UInt8]
-    /// Remaining time to live, if the key has one.
+    /// Remaining time to live, if the key has one; zero when the value is due or its expiry could
+    /// not be learned (it is returned to the caller but not cached).
     var ttl: Duration?
     /// The InvalidationLog ticket taken before the read.
     var ticket: UInt64

@@ -1,7 +1,9 @@
 // RedisLayout: where a cache's data lives in Redis, and the server-side write script.
 //
 // Keys of namespace `ns` (versioned wire format):
-//   ns:<key>          the value, stored as "<version>:<marshalled bytes>"
+//   ns:<key>          the value, stored as "<version>@<deadline>:<marshalled bytes>" (deadline:
+//                     absolute expiry in Unix ms on the server's clock, "0" for none), so one
+//                     GET answers value, version and time to live
 //   ns:__version      the namespace's write counter (INCR); never deleted by the library, and
 //                     started at the server's clock in microseconds when it does not exist, so
 //                     versions only grow, even after Redis lost its data (see the write script)
@@ -19,6 +21,7 @@
 // In the reference wire format the value is the marshalled bytes as is, under the bare key (or
 // "ns:key" if a namespace is set), and nothing else exists.
 
+import CSupport
 import RedisTransport
 
 struct RedisLayout: Sendable {
@@ -59,28 +62,81 @@ struct RedisLayout: Sendable {
 
     // MARK: - Stored values
 
-    /// "<version>:<bytes>" as stored by the write script. A header is 1 to 16 digits (2^53, the
-    /// largest version, has 16) holding at most `SyncedCache.maximumVersion`, then a colon;
-    /// anything else is taken as an unversioned value, bytes and all.
-    static func parseStored(_ stored: [UInt8]) -> (version: UInt64, bytes: [UInt8]) {
-        var version: UInt64 = 0
-        var index = 0
-        while index < stored.count, index < 16, (48...57).contains(stored[index]) {
-            version = version * 10 + UInt64(stored[index] - 48)
-            index += 1
-        }
-        guard index > 0, index < stored.count, stored[index] == UInt8(ascii: ":"), version <= SyncedCache.maximumVersion
-        else {
-            // Not written by the script (a reference instance, or another tool): unversioned.
-            return (0, stored)
-        }
-        return (version, Array(stored[(index + 1)...]))
+    /// When a stored value expires, as its header says.
+    enum StoredExpiry: Equatable {
+        /// The value has no time to live.
+        case never
+        /// Redis drops the value at this wall-clock time (milliseconds since the Unix epoch, on
+        /// the Redis server's clock).
+        case at(unixMilliseconds: Int64)
+        /// The header does not say (a value the reference library, another tool or an earlier
+        /// version of this library wrote): ask Redis with PTTL.
+        case unknown
     }
 
-    /// The remaining time to live Redis reported (PTTL, in milliseconds), bounded by
-    /// `SyncedCache.maximumTTL`: the reply is a number from the network like any other.
+    /// A value as the write script stores it: `"<version>@<deadline>:<bytes>"`, where the deadline
+    /// is the absolute expiry in Unix milliseconds on the server's clock ("0": none), so that one
+    /// GET answers value, version and time to live. Values written before the deadline existed
+    /// read `"<version>:<bytes>"` (expiry unknown).
+    struct StoredValue {
+        var version: UInt64
+        var expiry: StoredExpiry
+        var bytes: [UInt8]
+    }
+
+    /// Parses a stored value's header. Each number is 1 to 16 digits (2^53, the largest version,
+    /// has 16; so do deadlines until the year 318857), the version at most
+    /// `SyncedCache.maximumVersion`. Anything else is taken as an unversioned value, bytes and all
+    /// (not written by the script: a reference instance, or another tool).
+    ///
+    /// The header is removed in place: when `stored` is the only reference to its buffer (a reply
+    /// just taken from the connection), the value keeps the reply's storage and nothing is copied
+    /// but the value's bytes moving forward by the header's length.
+    static func parseStored(_ stored: consuming [UInt8]) -> StoredValue {
+        var index = 0
+        guard let version = number(in: stored, at: &index), version <= SyncedCache.maximumVersion, index < stored.count
+        else { return StoredValue(version: 0, expiry: .unknown, bytes: stored) }
+        var expiry = StoredExpiry.unknown
+        if stored[index] == UInt8(ascii: "@") {
+            index += 1
+            guard let deadline = number(in: stored, at: &index), index < stored.count else {
+                return StoredValue(version: 0, expiry: .unknown, bytes: stored)
+            }
+            expiry = deadline == 0 ? .never : .at(unixMilliseconds: Int64(deadline))
+        }
+        guard stored[index] == UInt8(ascii: ":") else { return StoredValue(version: 0, expiry: .unknown, bytes: stored) }
+        var bytes = consume stored
+        bytes.removeSubrange(0...index)
+        return StoredValue(version: version, expiry: expiry, bytes: bytes)
+    }
+
+    /// The decimal number of 1 to 16 digits at `index` (moved past it), or nil if none is there.
+    private static func number(in bytes: borrowing [UInt8], at index: inout Int) -> UInt64? {
+        var value: UInt64 = 0
+        let start = index
+        while index < bytes.count, index - start < 16, (48...57).contains(bytes[index]) {
+            value = value * 10 + UInt64(bytes[index] - 48)
+            index += 1
+        }
+        return index > start ? value : nil
+    }
+
+    /// The remaining time to live of a value that expires at `deadline` (Unix milliseconds),
+    /// measured on this machine's wall clock: zero when it is due (the local cache then does not
+    /// keep it), at most `SyncedCache.maximumTTL`. Clocks of the instances and of Redis are
+    /// assumed in step (NTP): a skew of S shortens or lengthens local copies' lives by S.
+    static func remainingTTL(untilUnixMilliseconds deadline: Int64) -> Duration {
+        let now = dc_clock_wall_ns() / 1_000_000
+        guard deadline > now else { return .zero }
+        return min(.milliseconds(deadline - now), SyncedCache.maximumTTL)
+    }
+
+    /// The remaining time to live Redis reported (PTTL, in milliseconds): nil for no expiry
+    /// (-1), zero when the key is already gone (-2: it expired after it was read), at most
+    /// `SyncedCache.maximumTTL`. The reply is a number from the network like any other.
     static func remainingTTL(milliseconds: Int64) -> Duration? {
-        guard milliseconds > 0 else { return nil }
+        if milliseconds == -1 { return nil }
+        guard milliseconds > 0 else { return .zero }
         return min(.milliseconds(milliseconds), SyncedCache.maximumTTL)
     }
 
@@ -117,7 +173,12 @@ struct RedisLayout: Sendable {
         end
         local digits = string.format('%d', version)
         if ARGV[1] == 'set' then
-          local stored = digits .. ':' .. ARGV[2]
+          local deadline = '0'
+          if ARGV[3] ~= '0' then
+            local now = redis.call('TIME')
+            deadline = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3]))
+          end
+          local stored = digits .. '@' .. deadline .. ':' .. ARGV[2]
           if ARGV[3] ~= '0' then
             redis.call('SET', KEYS[1], stored, 'PX', ARGV[3])
           else
