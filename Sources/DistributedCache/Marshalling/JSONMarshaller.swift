@@ -14,6 +14,12 @@
 // which JSONMarshallerTests pins, so no wrapping is needed. Older Darwin Foundation (before macOS
 // 10.15) refused fragments; the package requires macOS 15.
 //
+// Decoding a top-level string or integer skips Foundation: JSONDecoder costs microseconds per
+// call (it builds a value map of the whole text first), the largest cost of a remote read of a
+// small value. The fast path takes only the plainest texts, a string without escapes or an
+// integer in canonical form, surrounded by nothing, whose result Foundation would produce too;
+// anything else goes to JSONDecoder, which then decides (and reports errors).
+//
 // The encoder and decoder are created once and shared by every call: their options are set in
 // `init` and never changed, and Foundation declares both Sendable (they read their options under
 // an internal lock), so concurrent calls are safe.
@@ -60,6 +66,35 @@ public struct JSONMarshaller: Marshaller {
     /// - Throws: `DecodingError` when the bytes are not valid JSON or do not have the shape of
     ///   `type`, and any error the type's `init(from:)` throws.
     public func unmarshal<Value: Decodable>(_ type: Value.Type, from bytes: [UInt8]) throws -> Value {
-        try decoder.decode(type, from: Data(bytes))
+        if type == String.self, let string = Self.plainString(bytes) as? Value { return string }
+        if type == Int.self, let integer = Self.canonicalInteger(bytes) as? Value { return integer }
+        return try decoder.decode(type, from: Data(bytes))
+    }
+
+    /// `"text"` with no escape, no control character and valid UTF-8 inside: the text. Nil for
+    /// anything else, including valid JSON strings with escapes.
+    static func plainString(_ bytes: [UInt8]) -> String? {
+        guard bytes.count >= 2, bytes.first == UInt8(ascii: "\""), bytes.last == UInt8(ascii: "\"") else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer -> String? in
+            let inside = UnsafeBufferPointer(rebasing: buffer[1..<(buffer.count - 1)])
+            for byte in inside where byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+            return String(validating: inside, as: UTF8.self)
+        }
+    }
+
+    /// An optional minus and 1 to 18 digits without a leading zero: the number (18 digits always
+    /// fit in an Int). Nil for anything else.
+    static func canonicalInteger(_ bytes: [UInt8]) -> Int? {
+        let negative = bytes.first == UInt8(ascii: "-")
+        let digits = bytes.count - (negative ? 1 : 0)
+        guard (1...18).contains(digits) else { return nil }
+        var value = 0
+        for byte in bytes.dropFirst(negative ? 1 : 0) {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        if digits > 1, bytes[negative ? 1 : 0] == UInt8(ascii: "0") { return nil }
+        if negative, value == 0 { return nil }  // "-0": let Foundation decide
+        return negative ? -value : value
     }
 }

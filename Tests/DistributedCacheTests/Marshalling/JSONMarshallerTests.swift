@@ -42,6 +42,27 @@ import Testing
         #expect(try marshaller.unmarshal(Int?.self, from: marshaller.marshal(Int?.none)) == nil)
     }
 
+    /// The string and integer fast paths decide exactly as Foundation's JSONDecoder: same value,
+    /// or an error where it throws.
+    @Test func unmarshal_stringAndIntegerFastPaths_agreeWithFoundation() throws {
+        let texts = [
+            #""""#, #""plain""#, #""a/b \u{1F600}""#, #""with \"escape\"""#, #""tab\there""#, "\"unterminated",
+            #""""""#, "\"ctl\u{01}\"", " \"spaced\"", "\"spaced\" ", "0", "-0", "7", "-7", "42", "007", "-01", "1.5", "1e3",
+            "999999999999999999", "-999999999999999999", "9223372036854775807", "-9223372036854775808",
+            "9223372036854775808", "+1", "-", "", " 1", "1 ", "null", "true", "\"1\"",
+        ]
+        let foundation = JSONDecoder()
+        var inputs = texts.map { Array($0.utf8) }
+        inputs.append([UInt8(ascii: "\""), 0xFF, 0xFE, UInt8(ascii: "\"")])  // invalid UTF-8
+        inputs.append([UInt8(ascii: "\""), 0xC3, 0xA9, UInt8(ascii: "\"")])  // "é"
+        for input in inputs {
+            let expectedString = try? foundation.decode(String.self, from: Data(input))
+            let expectedInteger = try? foundation.decode(Int.self, from: Data(input))
+            #expect((try? marshaller.unmarshal(String.self, from: input)) == expectedString, "\(input)")
+            #expect((try? marshaller.unmarshal(Int.self, from: input)) == expectedInteger, "\(input)")
+        }
+    }
+
     @Test func marshal_struct_sortsKeysAndLeavesSlashesUnescaped() throws {
         struct ZA: Codable { var z = "http://x/y", a = 1 }
         #expect(try text(ZA()) == #"{"a":1,"z":"http://x/y"}"#)
