@@ -1,8 +1,11 @@
-// Maintenance: applying recorded reads to the policy, expiring due entries, reading metrics.
+// Maintenance: applying buffered writes and recorded reads to the policy, expiring due entries,
+// reading metrics.
 //
-// Maintenance runs under the policy lock, in two places: inside every write (which applies the
-// recorded reads first, so the policy sees reads and writes in order), and on the process's
-// maintenance thread (MaintenanceThread.swift), which a reader wakes when its ring fills. Readers
+// Maintenance runs under the policy lock, mostly on the process's maintenance thread
+// (MaintenanceThread.swift), which a writer wakes after each write and a reader when its ring
+// fills; also in removals (which apply what is pending first, so the policy sees a key's writes in
+// order), in a writer that found the write buffer full, and on every write of a store with
+// manual upkeep. Writes are applied before reads, so the hits of a new entry count. Readers
 // never run it: on a busy store a ring laps before it is drained and its oldest reads are
 // dropped, which the policy tolerates by design (Caffeine's and Ristretto's read buffers are
 // lossy too); hit and miss counts are kept apart and stay exact. Memory retired meanwhile is
@@ -35,35 +38,98 @@ extension EntryStore {
     /// entries and frees retired memory. Useful before reading ``metrics`` in tests, or from a
     /// timer in an application that wants expired entries freed while the store is idle.
     package func runMaintenance() {
-        var garbage: [Garbage] = []
         policyState.withLock { state in
-            applyRecordedReads(&state)
-            expireDueEntries(&state, garbage: &garbage)
+            applyPending(&state)
+            expireDueEntries(&state)
+            _ = retireGarbage(&state)
         }
-        reclaimer.retire(garbage)
         collectRetired()
     }
 
-    /// Replays the reads recorded by readers into the policy. Policy lock held.
-    func applyRecordedReads(_ state: inout PolicyState) {
+    /// Applies the buffered writes, then the recorded reads, and retires what they took out.
+    /// Policy lock held.
+    func applyPending(_ state: inout PolicyState) {
+        applyBufferedWrites(&state)
         ReadReplay.apply(threadBlocks, to: state.engine)
     }
 
-    /// Frees the retired memory no reader can see any more. The rings may still hold the
-    /// addresses of those entries (ThreadBlocks.swift), so they are drained first, after the
-    /// grace period was established and before anything is freed; that drain skips the dead
-    /// entries, and no later drain reads those ring positions. Policy lock not held (freeing may
-    /// run a value's deinit).
+    /// ``applyPending(_:)`` under the policy lock, then frees retired memory if enough waits.
+    func applyPendingAndCollect() {
+        let collect = policyState.withLock { state in
+            applyPending(&state)
+            return retireGarbage(&state)
+        }
+        if collect { collectRetired() }
+    }
+
+    /// Tells the policy about every buffered write, in order, and schedules the new entries'
+    /// expiry tickets. The replaced entries' references go to `state.garbage`. Policy lock held.
+    func applyBufferedWrites(_ state: inout PolicyState) {
+        writeBuffer.take(into: &state.writesBeingApplied)
+        guard !state.writesBeingApplied.isEmpty else { return }
+        // The records' entries are alive (WriteBuffer.swift) and the engine is held by `state`:
+        // borrowed without reference counting, which was five retain/release pairs a record.
+        let engine = state.engine
+        for write in state.writesBeingApplied {
+            switch write {
+            case .added(let added):
+                added._withUnsafeGuaranteedRef { entry in
+                    scheduleExpiry(of: entry, in: &state)
+                    engine.add(entry) { victim, cause in evicted(victim, cause, newEntry: entry, in: &state) }
+                }
+            case .replaced(let old, let replacement):
+                replacement._withUnsafeGuaranteedRef { entry in
+                    old._withUnsafeGuaranteedRef { previous in
+                        scheduleExpiry(of: entry, in: &state)
+                        if previous.expires { state.expiringEntries -= 1 }
+                        engine.replace(previous, with: entry) { victim, cause in
+                            evicted(victim, cause, newEntry: entry, in: &state)
+                        }
+                    }
+                }
+                state.garbage.append(.entry(Unmanaged<PolicyNode>.fromOpaque(old.toOpaque())))
+            }
+        }
+        state.counters.sets &+= UInt64(state.writesBeingApplied.count)
+        state.writesBeingApplied.removeAll(keepingCapacity: true)
+    }
+
+    /// Counts a new entry's deadline and puts its ticket on the wheel. Policy lock held.
+    private func scheduleExpiry(of entry: KeyedEntry, in state: inout PolicyState) {
+        guard entry.expires else { return }
+        state.expiringEntries += 1
+        state.wheel.schedule(ExpiryTicket(keyHash: entry.keyHash, deadline: entry.expiresAt))
+    }
+
+    /// Retires `state.garbage` to the reclaimer and empties it (keeping its capacity). Policy lock
+    /// held (the reclaimer's lock nests inside it; collection runs after both are released).
+    /// - Returns: true when the caller should collect after unlocking.
+    func retireGarbage(_ state: inout PolicyState) -> Bool {
+        guard !state.garbage.isEmpty else { return false }
+        let collect = reclaimer.retire(state.garbage)
+        state.garbage.removeAll(keepingCapacity: true)
+        return collect
+    }
+
+    /// Frees the retired memory no reader can see any more. The rings and the write buffer may
+    /// still name those entries (ThreadBlocks.swift, WriteBuffer.swift), so both are applied
+    /// first, after the grace period was established and before anything is freed; that pass
+    /// skips the dead entries, and no later pass meets those ring positions or records. What it
+    /// retires waits for a later collection. Policy lock not held (freeing may run a value's
+    /// deinit).
     func collectRetired() {
         reclaimer.collect { [self] in
-            policyState.withLock { applyRecordedReads(&$0) }
+            policyState.withLock { state in
+                applyPending(&state)
+                _ = retireGarbage(&state)
+            }
         }
     }
 
     /// Removes the entries whose deadline has passed, and compacts the wheel when stale tickets
     /// (of entries that left the table before their deadline) outnumber the live ones. Policy
     /// lock held.
-    func expireDueEntries(_ state: inout PolicyState, garbage: inout [Garbage]) {
+    func expireDueEntries(_ state: inout PolicyState) {
         // An empty wheel saves reading the clock.
         guard state.wheel.count > 0 else { return }
         let now = dc_clock_now_ns()
@@ -75,7 +141,7 @@ extension EntryStore {
             left(node, in: &state)
             state.engine.remove(node)
             state.counters.evictionsByExpiry += 1
-            garbage.append(.entry(Unmanaged<PolicyNode>.fromOpaque(removed.toOpaque())))
+            state.garbage.append(.entry(Unmanaged<PolicyNode>.fromOpaque(removed.toOpaque())))
         }
         if state.wheel.count > 2 * state.expiringEntries + TimerWheel.compactionSlack {
             compactWheel(&state)
@@ -97,14 +163,18 @@ extension EntryStore {
     package var metrics: LocalCacheMetrics {
         var metrics = LocalCacheMetrics()
         (metrics.hits, metrics.misses) = threadBlocks.readCounts
-        policyState.withLock { state in
+        let collect = policyState.withLock { state in
+            // Writes that returned are counted, and their evictions done.
+            applyBufferedWrites(&state)
             metrics.sets = state.counters.sets
             metrics.evictionsBySize = state.counters.evictionsBySize
             metrics.evictionsByExpiry = state.counters.evictionsByExpiry
             metrics.explicitRemovals = state.counters.explicitRemovals
             metrics.admissionsRejected = state.counters.admissionsRejected
             metrics.totalCost = state.engine.weightedSize
+            return retireGarbage(&state)
         }
+        if collect { collectRetired() }
         metrics.entryCount = shards.reduce(0) { $0 + $1.count }
         return metrics
     }

@@ -10,12 +10,14 @@
 //          never runs the policy. EntryStore+ReadPath.swift, inlinable so that callers in other
 //          modules specialize it.
 //   write  immutable entry built by the caller -> shard lock: insert or replace in the table ->
-//          policy lock: apply the recorded reads (the writer holds the lock anyway, and the
-//          policy then sees reads and writes in order), tell the policy (which may evict),
-//          schedule the expiry ticket, retire whatever left the table. EntryStore+WritePath.swift.
-//   maintenance  under the policy lock, on the maintenance thread (MaintenanceThread.swift) or
-//          in a writer: apply recorded reads, expire due entries (timer wheel), then free retired
-//          memory once no reader can see it. EntryStore+Maintenance.swift.
+//          a record in the write buffer (WriteBuffer.swift) -> wake the maintenance thread. No
+//          policy lock, no policy code. A removal takes the policy lock at once (after applying
+//          what is buffered). EntryStore+WritePath.swift.
+//   maintenance  under the policy lock, on the maintenance thread (MaintenanceThread.swift), in
+//          removals, or in a writer that found the write buffer full: apply buffered writes
+//          (the policy admits, evicts, schedules expiry tickets), then recorded reads, expire
+//          due entries (timer wheel), then free retired memory once no reader can see it.
+//          EntryStore+Maintenance.swift.
 //
 // Not generic: the table holds `KeyedEntry`s of any subclass. `ShardedCache<Value>` is the typed
 // cache over it; the distributed cache's local layer stores values of many types in one store.
@@ -56,6 +58,8 @@ package final class EntryStore: @unchecked Sendable {
     let policyState: Locked<PolicyState>
     /// Thread-safe itself.
     let reclaimer: Reclaimer
+    /// Writes the policy has not applied yet. Thread-safe itself.
+    let writeBuffer = WriteBuffer()
     /// Set once by `close()`.
     let closed = Atomic<Bool>(false)
     /// True from a reader's request for maintenance until the maintenance thread takes it up:
@@ -145,6 +149,9 @@ package final class EntryStore: @unchecked Sendable {
         else { return }
         removeAll()
     }
+
+    /// Writes waiting in the write buffer for the policy (for measurements and tests).
+    package var pendingWrites: Int { writeBuffer.count }
 
     /// True after ``close()``.
     package var isClosed: Bool { closed.load(ordering: .acquiring) }

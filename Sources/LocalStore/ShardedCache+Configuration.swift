@@ -40,14 +40,16 @@ public struct StoreConfiguration: Sendable {
         case lru = "lru"
     }
 
-    /// Who applies the reads recorded in the threads' rings to the policy.
+    /// Who applies buffered writes and the reads recorded in the threads' rings to the policy.
     public enum Upkeep: Sendable, Equatable {
-        /// The process's maintenance thread, woken when a ring fills (and writers, which hold
-        /// the policy lock anyway). Readers never run policy code. The default.
+        /// The process's maintenance thread, woken after a write and when a reader's ring fills.
+        /// Neither readers nor writers run policy code (a writer does only when 1,024 writes are
+        /// waiting). The default.
         case maintenanceThread
-        /// Only writers and ``ShardedCache/runMaintenance()``: for deterministic tests and
-        /// measurements, and for applications that drive upkeep from a timer of their own.
-        /// Reads past a ring's size between two passes are not seen by the policy.
+        /// Every write, on the writing thread, and ``ShardedCache/runMaintenance()``: for
+        /// deterministic tests and measurements, and for applications that drive upkeep from a
+        /// timer of their own. Reads past a ring's size between two passes are not seen by the
+        /// policy.
         case manual
     }
 
@@ -61,7 +63,11 @@ public struct StoreConfiguration: Sendable {
 
     /// The eviction policy. Default: ``Policy/windowTinyLFU``.
     public var policy: Policy
-    /// The capacity.
+    /// The capacity. The policy enforces it when it applies buffered writes, on the maintenance
+    /// thread (within about a millisecond of a write), so right after a burst of writes the cache
+    /// may hold up to 2,048 entries more than the capacity for that long (1,024 writes waiting,
+    /// and as many being applied); a writer that finds 1,024 writes waiting applies them itself. With ``Upkeep/manual`` upkeep every write is
+    /// applied at once and the capacity always holds.
     public var capacity: Capacity
     /// Time to live of entries stored without one; nil: no expiry.
     public var defaultTTL: Duration?
@@ -97,7 +103,7 @@ public struct StoreConfiguration: Sendable {
     ///   - ignoreInternalCost: see ``internalCostPerEntry``.
     ///   - shardCount: nil to derive it.
     ///   - hashSeed: nil for random.
-    ///   - upkeep: who applies recorded reads to the policy.
+    ///   - upkeep: who applies buffered writes and recorded reads to the policy.
     public init(
         policy: Policy = .windowTinyLFU,
         capacity: Capacity,

@@ -9,12 +9,17 @@ import CSupport
 ///
 /// A hit costs a hash, a probe of one or two cache lines, a copy of the value (a retain for
 /// reference types) and a write to the calling thread's own read ring; it takes no lock, runs no
-/// policy code and allocates nothing. The policy's upkeep runs on a maintenance thread. Writes take
-/// one shard lock and the policy lock. See ``Configuration`` for the settings and their mapping
+/// policy code and allocates nothing. A write takes one shard lock and appends a record to a write
+/// buffer; the policy's upkeep (admission, eviction, expiry, and the recorded reads) runs on a
+/// maintenance thread. See ``Configuration`` for the settings and their mapping
 /// from the reference library, and ``Policy`` for the eviction policies.
 public final class ShardedCache<Value: Sendable>: LocalCache, Sendable {
     /// The storage core.
     @usableFromInline let store: EntryStore
+    /// The entry class, looked up once: unspecialized code (a caller in another module) would
+    /// otherwise ask the runtime for `StoreEntry<Value>`'s metadata on every write, a hash-table
+    /// lookup of about 340 instructions.
+    private let entryClass = StoreEntry<Value>.self
 
     /// The settings this cache was created with.
     public var configuration: Configuration { store.configuration }
@@ -85,8 +90,9 @@ public final class ShardedCache<Value: Sendable>: LocalCache, Sendable {
     ///   - key: the key.
     ///   - cost: the entry's cost (ignored when the capacity counts entries); at least 1.
     ///   - ttl: time to live; nil uses the configuration's `defaultTTL`.
-    /// - Returns: true when the value is in the cache after the call; false when the admission
-    ///   policy turned it away at once, its cost exceeds the capacity, or the cache is closed.
+    /// - Returns: true when the value entered the cache; false when its cost exceeds the
+    ///   capacity or the cache is closed. The policy sees the write at the next upkeep (see
+    ///   ``Configuration/capacity``) and may then turn the value away (admission) or evict others.
     @discardableResult
     public func setValue(_ value: Value, forKey key: String, cost: Int = 1, ttl: Duration? = nil) -> Bool {
         setValue(value, forKey: key, hash: store.hash(key), cost: cost, ttl: ttl)
@@ -131,7 +137,7 @@ public final class ShardedCache<Value: Sendable>: LocalCache, Sendable {
     public func removeAll() { store.removeAll() }
 
     private func entry(_ value: Value, _ key: String, _ hash: UInt64, _ cost: Int, _ ttl: Duration?) -> StoreEntry<Value> {
-        StoreEntry(key: key, value: value, keyHash: hash, weight: store.weight(forCost: cost), expiresAt: store.deadline(after: ttl))
+        entryClass.init(key: key, value: value, keyHash: hash, weight: store.weight(forCost: cost), expiresAt: store.deadline(after: ttl))
     }
 
     // MARK: - Maintenance, enumeration, lifecycle
@@ -144,6 +150,9 @@ public final class ShardedCache<Value: Sendable>: LocalCache, Sendable {
     /// A snapshot of the counters. Hits and misses are summed over the threads' blocks and may
     /// miss increments in flight; the rest is read under the policy lock.
     public var metrics: LocalCacheMetrics { store.metrics }
+
+    /// Writes waiting for the policy (for measurements and tests).
+    package var pendingWrites: Int { store.pendingWrites }
 
     /// Number of entries in the table (including any not yet seen by the policy).
     public var count: Int { store.count }

@@ -85,6 +85,8 @@ func makeCache(
         // LRU with 100 entries: after 1,000 distinct sets exactly the last 100 remain.
         let cache = try makeCache(.lru, capacity: .entries(100))
         for i in 0..<1_000 { cache.setValue(Box(i), forKey: "k\(i)") }
+        // The policy applies the buffered writes at the next upkeep (a millisecond later).
+        cache.runMaintenance()
         #expect(cache.count == 100)
         #expect(cache.metrics.evictionsBySize == 900)
         for i in 900..<1_000 { #expect(cache.value(forKey: "k\(i)") == Box(i)) }
@@ -194,6 +196,32 @@ func makeCache(
 @Suite struct MaintenanceThreadTests {
     /// Reads alone (no write to apply them) reach the policy through the maintenance thread: an
     /// LRU cache of 2 that read "a" after "b" evicts "b" on the next insert.
+    /// Writes wait in the write buffer for the policy: the overshoot is bounded by the buffer
+    /// (the records waiting, plus those the maintenance thread is applying meanwhile), and the
+    /// maintenance thread brings the cache back to its capacity by itself.
+    @Test func writeBuffer_boundsTheOvershoot_andUpkeepRestoresTheCapacity() async throws {
+        let cache = try makeCache(.lru, capacity: .entries(100))
+        for i in 0..<5_000 {
+            cache.setValue(Box(i), forKey: "k\(i)")
+            #expect(cache.count <= 100 + 2 * 1_024)
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while cache.count > 100 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(cache.count == 100)
+        for i in 4_900..<5_000 { #expect(cache.peekValue(forKey: "k\(i)") == Box(i)) }
+    }
+
+    /// With manual upkeep each write reaches the policy at once: the capacity always holds.
+    @Test func manualUpkeep_appliesEachWriteAtOnce() throws {
+        let cache = try ShardedCache<Box>(
+            configuration: .init(policy: .lru, capacity: .entries(10), hashSeed: 42, upkeep: .manual))
+        for i in 0..<100 {
+            cache.setValue(Box(i), forKey: "k\(i)")
+            #expect(cache.count <= 10)
+        }
+        #expect(cache.metrics.sets == 100)
+    }
+
     @Test func readsAlone_reachThePolicyThroughTheMaintenanceThread() async throws {
         let cache = try makeCache(.lru, capacity: .entries(2))
         cache.setValue(Box(1), forKey: "a")
@@ -207,6 +235,7 @@ func makeCache(
         }
         #expect(MaintenanceThread.shared.passCount > before, "the maintenance thread ran a pass")
         cache.setValue(Box(3), forKey: "c")
+        cache.runMaintenance()
         #expect(cache.peekValue(forKey: "a") == Box(1), "a was read last: kept")
         #expect(cache.peekValue(forKey: "b") == nil, "b is the least recently used: evicted")
     }

@@ -25,8 +25,11 @@ enum Operation: String, CaseIterable {
     case upkeep
     /// LocalStore miss.
     case miss
-    /// LocalStore set (replacing existing keys).
+    /// LocalStore set (replacing existing keys), the calling thread's part: the policy applies
+    /// the writes on the maintenance thread, which the probe lets catch up every 256 sets (so
+    /// that the write buffer never fills and the writer never applies it itself).
     case set
+
     /// LocalStore insert of new keys, `count` of them (give --keys the same number): with
     /// --allocations, the memory an entry costs beyond its key and value (both allocated before
     /// measuring), amortized growth of the tables, sketch and climber included.
@@ -198,7 +201,17 @@ struct Probe {
                     }
                 }
             case .miss: return measured { checksum &+= store.value(forKey: absent[$0])?.id ?? 1 }
-            case .set: return measured { store.setValue(payload, forKey: names[$0]) }
+            case .set:
+                var sets = 0
+                return measured {
+                    store.setValue(payload, forKey: names[$0])
+                    sets &+= 1
+                    if sets == 256 {
+                        sets = 0
+                        var rest = timespec(tv_sec: 0, tv_nsec: 100_000)
+                        while store.pendingWrites > 0 { nanosleep(&rest, nil) }
+                    }
+                }
             default: return measured { checksum &+= Int(truncatingIfNeeded: store.hash(names[$0])) }
             }
         }

@@ -14,7 +14,8 @@
 // shard or policy lock, and collecting frees entries, which may run a value's deinit (user code)
 // that must not run under our locks. They call `collect` after unlocking; `retire` tells them
 // when the list has grown past `collectThreshold`. Before freeing an entry, `collect` lets the
-// store drain its read rings, which may still hold the entry's address (ThreadBlocks.swift).
+// store drain its read rings and its write buffer, which may still name the entry
+// (ThreadBlocks.swift, WriteBuffer.swift).
 //
 // What we gave up: memory of removed entries is held for a few epoch periods (typically
 // microseconds to milliseconds); a thread stalled inside a read section (it cannot block inside
@@ -52,18 +53,26 @@ final class Reclaimer: Sendable {
         var garbage: Garbage
     }
 
-    /// Past this many retired items, writers collect after each operation rather than in batches.
-    /// 64 items: an epoch advance (~200 ns) amortized over 64 writes costs ~3 ns per write,
-    /// while holding at most ~6 KB of removed entries between collections.
+    /// A collection is due once this many items were retired since the last one. 64 items: an
+    /// epoch advance (~200 ns) amortized over 64 writes costs ~3 ns per write, while holding at
+    /// most a few KB of removed entries between collections.
     static let collectThreshold = 64
 
-    private let pending = Locked<[Retired]>([])
+    private struct Pending {
+        var items: [Retired] = []
+        /// `items.count` at which `retire` asks for a collection: what the last collection left
+        /// waiting (too young to free) plus the threshold, so that items that must wait a few
+        /// epochs do not make every following retire ask for a collection again.
+        var collectAt = Reclaimer.collectThreshold
+    }
+
+    private let pending = Locked(Pending())
 
     init() {}
 
     deinit {
         // The cache is gone, so no reader of it exists: free everything now.
-        for item in pending.withLock({ $0 }) { item.garbage.free() }
+        for item in pending.withLock({ $0.items }) { item.garbage.free() }
     }
 
     /// Retires `garbage`, which must already be unreachable for new readers.
@@ -71,11 +80,10 @@ final class Reclaimer: Sendable {
     @discardableResult
     func retire(_ garbage: Garbage) -> Bool {
         let epoch = dc_ebr_retire_epoch()
-        let count = pending.withLock { list in
-            list.append(Retired(epoch: epoch, garbage: garbage))
-            return list.count
+        return pending.withLock { pending in
+            pending.items.append(Retired(epoch: epoch, garbage: garbage))
+            return pending.items.count >= pending.collectAt
         }
-        return count >= Reclaimer.collectThreshold
     }
 
     /// Retires several items with one fence.
@@ -84,34 +92,40 @@ final class Reclaimer: Sendable {
     func retire(_ items: [Garbage]) -> Bool {
         guard !items.isEmpty else { return false }
         let epoch = dc_ebr_retire_epoch()
-        let count = pending.withLock { list in
-            list.append(contentsOf: items.map { Retired(epoch: epoch, garbage: $0) })
-            return list.count
+        return pending.withLock { pending in
+            for item in items { pending.items.append(Retired(epoch: epoch, garbage: item)) }
+            return pending.items.count >= pending.collectAt
         }
-        return count >= Reclaimer.collectThreshold
     }
 
     /// Number of items waiting.
-    var pendingCount: Int { pending.withLock { $0.count } }
+    var pendingCount: Int { pending.withLock { $0.items.count } }
 
     /// Advances the epoch if possible and frees what is old enough. Must not be called inside a
     /// read section of the calling thread (it would hold back its own advance).
     /// - Parameter beforeFreeingEntries: runs after the items to free are chosen and before any
-    ///   entry among them is freed (the store drains its read rings there, see ThreadBlocks.swift).
+    ///   entry among them is freed (the store applies its read rings and write buffer there).
     /// - Returns: the number of items freed.
     @discardableResult
     func collect(beforeFreeingEntries: () -> Void) -> Int {
-        guard pending.withLock({ !$0.isEmpty }) else { return 0 }
+        guard pending.withLock({ !$0.items.isEmpty }) else { return 0 }
         let epoch = dc_ebr_try_advance()
-        let ready: [Retired] = pending.withLock { list in
+        let ready: [Retired] = pending.withLock { pending in
             // Concurrent retirers may append slightly out of epoch order, so filter the whole
-            // list rather than cut a prefix.
+            // list rather than cut a prefix. The waiting items move forward in place.
             var ready: [Retired] = []
-            var waiting: [Retired] = []
-            for item in list {
-                if item.epoch + 3 <= epoch { ready.append(item) } else { waiting.append(item) }
+            var kept = 0
+            for index in pending.items.indices {
+                let item = pending.items[index]
+                if item.epoch + 3 <= epoch {
+                    ready.append(item)
+                } else {
+                    pending.items[kept] = item
+                    kept += 1
+                }
             }
-            list = waiting
+            pending.items.removeLast(pending.items.count - kept)
+            pending.collectAt = kept + Reclaimer.collectThreshold
             return ready
         }
         if ready.contains(where: \.garbage.isEntry) { beforeFreeingEntries() }

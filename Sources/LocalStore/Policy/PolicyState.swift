@@ -18,10 +18,17 @@ struct PolicyState: @unchecked Sendable {
     /// Entries with a deadline in the table now: the timer wheel holds about this many live
     /// tickets, and is compacted when it holds far more (TimerWheel.swift).
     var expiringEntries = 0
+    /// Buffered writes being applied (WriteBuffer.take): kept here so that its capacity is reused.
+    var writesBeingApplied: [BufferedWrite] = []
+    /// What the current pass took out of the table or out of write records, retired to the
+    /// reclaimer before the lock is released; kept here so that its capacity is reused.
+    var garbage: [Garbage] = []
 
     init(engine: PolicyEngine) {
         self.engine = engine
         wheel = TimerWheel(now: dc_clock_now_ns())
+        writesBeingApplied.reserveCapacity(WriteBuffer.capacity)
+        garbage.reserveCapacity(2 * WriteBuffer.capacity)
     }
 }
 
