@@ -63,6 +63,8 @@ public final class EventLoop: TaskExecutor, SerialExecutor, @unchecked Sendable 
     /// one thread already guarantees exclusive access, and the checks cost ~20 ns per access on
     /// the path every command takes.)
     @exclusivity(unchecked) private var runQueue = Deque<Work>()
+    /// Loop thread: the inbox's previous buffer, kept for its capacity (see `drainInbox`).
+    @exclusivity(unchecked) private var drainedInbox: [Work] = []
     /// Loop thread: called at the end of every turn (connections flush their output here).
     @exclusivity(unchecked) private var turnEndHandlers: [ObjectIdentifier: () -> Void] = [:]
     /// Loop thread: what must be closed before the loop can stop (connections, timers).
@@ -186,12 +188,11 @@ public final class EventLoop: TaskExecutor, SerialExecutor, @unchecked Sendable 
     // MARK: - Loop thread callbacks
 
     private func drainInbox() {
-        let work = inbox.withLock { inbox -> [Work] in
-            let work = inbox.work
-            inbox.work.removeAll(keepingCapacity: true)
-            return work
-        }
-        runQueue.append(contentsOf: work)
+        // Swapped with a spare, not copied: a copy followed by removeAll(keepingCapacity:) on
+        // the shared buffer allocated a new one on every wake-up.
+        inbox.withLock { inbox in swap(&inbox.work, &drainedInbox) }
+        runQueue.append(contentsOf: drainedInbox)
+        drainedInbox.removeAll(keepingCapacity: true)
     }
 
     private func turnEnd() {

@@ -30,6 +30,8 @@ extension Bench {
         @Option(help: "Seconds to measure (after a warm-up of a tenth of that).") var seconds = 4.0
         @Option(help: "Keys written and read.") var keys = 10_000
         @Option(help: "Value size in bytes (a String of that many characters).") var valueSize = 32
+        @Flag(help: "Run the callers on the cache's event loop (a shared EventLoop in the options, preferred as the callers' task executor) instead of the global executor.")
+        var onLoop = false
         @Flag(help: "Print the result as one JSON object.") var json = false
 
         func validate() throws {
@@ -45,7 +47,7 @@ extension Bench {
             if json {
                 print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self))
             } else {
-                print("get (remote hit, local \(local.rawValue)) x\(callers) callers: \(summary.row)")
+                print("get (remote hit, local \(local.rawValue)) x\(callers) callers\(onLoop ? " on the loop" : ""): \(summary.row)")
             }
         }
 
@@ -71,8 +73,10 @@ extension Bench {
                 options.localCache = .lru
                 options.localCacheConfig.maxSize = 1
             }
+            let loop = onLoop ? try EventLoop(name: "bench-cache") : nil
+            options.eventLoop = loop
             let reader = try await SyncedCache(options: options)
-            defer { Task { await reader.close() } }
+            defer { Task { await reader.close(); await loop?.shutdown() } }
             let callers = self.callers
             let keyCount = keys
 
@@ -80,7 +84,7 @@ extension Bench {
                 let deadline = ContinuousClock.now + duration
                 return try await withThrowingTaskGroup(of: (LatencyRecorder, Int).self) { group in
                     for caller in 0..<callers {
-                        group.addTask {
+                        group.addTask(executorPreference: loop) {
                             var recorder = LatencyRecorder()
                             var state = UInt64(caller + 1) &* 0x9E37_79B9_7F4A_7C15
                             var calls = 0
@@ -114,6 +118,7 @@ extension Bench {
             let (recorder, calls) = try await load(for: .seconds(seconds))
             let elapsed = (ContinuousClock.now - started).secondsAsDouble
             await reader.close()
+            await loop?.shutdown()
             return recorder.summary(operations: calls, seconds: elapsed)
         }
     }
