@@ -148,12 +148,26 @@ extension SyncedCache {
     /// One read of `key` in flight: concurrent callers share it (``SingleFlight``).
     func remoteRecord(_ key: String) async throws(CacheError) -> RemoteRecord? {
         do {
-            return try await flights.run(key) { try await fetchRecords([key])[0] }
+            return try await flights.run(key) { try await fetchRecord(key) }
         } catch {
             let failure = CacheError.from(error)
             report(failure, "get \(key)")
             throw failure
         }
+    }
+
+    /// Reads `key` from Redis: ``fetchRecords(_:)`` for one key, with no array on the way in the
+    /// versioned format (the path every remote `get` takes).
+    func fetchRecord(_ key: String) async throws -> RemoteRecord? {
+        guard layout.versioned else { return try await fetchRecords([key])[0] }
+        let ticket = changes.ticket()
+        let dataKey = layout.dataKey(key)
+        guard let stored = try await client.get(dataKey) else { return nil }
+        var (record, expiry) = Self.record(RedisLayout.parseStored(stored), ticket: ticket)
+        if case .unknown = expiry, let reply = try? await client.send("PTTL", dataKey) {
+            record.ttl = Self.remainingTTL(reply: .success(reply))
+        }
+        return record
     }
 
     /// Reads `keys` from Redis: one GET for one key, one MGET for several. In the versioned wire
@@ -189,16 +203,9 @@ extension SyncedCache {
                 records.append(RemoteRecord(version: 0, bytes: value, ttl: ttls[index], ticket: ticket))
                 continue
             }
-            let parsed = RedisLayout.parseStored(value)
-            let ttl: Duration?
-            switch parsed.expiry {
-            case .never: ttl = nil
-            case .at(let deadline): ttl = RedisLayout.remainingTTL(untilUnixMilliseconds: deadline)
-            case .unknown:
-                ttl = .zero
-                unknownExpiry.append(index)
-            }
-            records.append(RemoteRecord(version: parsed.version, bytes: parsed.bytes, ttl: ttl, ticket: ticket))
+            let parsed = Self.record(RedisLayout.parseStored(value), ticket: ticket)
+            if case .unknown = parsed.expiry { unknownExpiry.append(index) }
+            records.append(parsed.record)
         }
         if !unknownExpiry.isEmpty {
             let replies = try await client.pipeline(unknownExpiry.map { ["PTTL", dataKeys[$0]] })
@@ -207,20 +214,36 @@ extension SyncedCache {
         return records
     }
 
+    /// A record from a parsed stored value; the remaining TTL is zero (not cached) until a PTTL
+    /// answers when the header does not say.
+    private static func record(_ parsed: RedisLayout.StoredValue, ticket: UInt64)
+        -> (record: RemoteRecord, expiry: RedisLayout.StoredExpiry)
+    {
+        let ttl: Duration?
+        switch parsed.expiry {
+        case .never: ttl = nil
+        case .at(let deadline): ttl = RedisLayout.remainingTTL(untilUnixMilliseconds: deadline)
+        case .unknown: ttl = .zero
+        }
+        return (RemoteRecord(version: parsed.version, bytes: parsed.bytes, ttl: ttl, ticket: ticket), parsed.expiry)
+    }
+
+    /// The value of a GET reply, or of an element of an MGET reply.
+    private static func value(of element: RESPValue) throws -> [UInt8]? {
+        switch element {
+        case .bulkString(let bytes): return bytes
+        case .null: return nil
+        case let other: throw RedisError.protocolError("GET replied \(other)")
+        }
+    }
+
     /// The values of a GET (`count` 1) or MGET reply.
     private static func values(of reply: RESPValue, count: Int) throws -> [[UInt8]?] {
-        func value(_ element: RESPValue) throws -> [UInt8]? {
-            switch element {
-            case .bulkString(let bytes): return bytes
-            case .null: return nil
-            case let other: throw RedisError.protocolError("GET replied \(other)")
-            }
-        }
-        if count == 1 { return [try value(reply)] }
+        if count == 1 { return [try value(of: reply)] }
         guard case .array(let elements) = reply, elements.count == count else {
             throw RedisError.protocolError("MGET replied with the wrong shape")
         }
-        return try elements.map(value)
+        return try elements.map(value(of:))
     }
 
     /// The time to live in a PTTL reply (zero, i.e. not cached, when the reply is not a number).
