@@ -93,8 +93,14 @@ package final class EntryStore: @unchecked Sendable {
     }
 
     deinit {
+        #if DCACHE_INTERNAL_CHECKS
+        // The policy's unretained links die with it, after the shards, the write buffer and the
+        // reclaimer released the entries: unlink them first, so that the internal check on freed
+        // linked nodes (PolicyNode.swift) sees no false alarm.
+        policyState.withLock { $0.engine.removeAll { _ in } }
+        #endif
         // Shards release their entries in their own deinit; the tables' memory goes with them.
-        // Retired garbage is freed by the reclaimer's deinit.
+        // Retired garbage is freed by the reclaimer's deinit, buffered writes by the buffer's.
         tables.deallocate()
     }
 

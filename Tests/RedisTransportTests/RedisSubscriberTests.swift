@@ -33,8 +33,11 @@ final class Inbox<Element: Sendable>: Sendable {
             try await subscriber.connect()
             let inbox = Inbox<RedisPubSubMessage>()
             let offLoop = Inbox<RedisPubSubMessage>()
+            // The loop, not the subscriber: a handler that captured its own subscriber would keep
+            // both alive forever (a cycle LeakSanitizer reports).
+            let loop = subscriber.eventLoop
             subscriber.addMessageHandler { message in
-                if !subscriber.eventLoop.inEventLoop { offLoop.append(message) }
+                if !loop.inEventLoop { offLoop.append(message) }
                 inbox.append(message)
             }
             try await subscriber.subscribe(["news"])

@@ -72,6 +72,12 @@ final class LRUPolicy: EvictionPolicy {
         node.state = .dead
     }
 
+    #if DCACHE_INTERNAL_CHECKS
+    /// Internal checks: nothing links the nodes once the policy is gone, so they may be freed
+    /// (PolicyNode's deinit traps on a node freed while linked).
+    deinit { removeAll { _ in } }
+    #endif
+
     func removeAll(_ body: (PolicyNode) -> Void) {
         list.removeAll { node in
             node.state = .dead

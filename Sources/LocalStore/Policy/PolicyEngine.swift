@@ -56,6 +56,14 @@ enum PolicyEngine {
         }
     }
 
+    /// Unlinks every node, calling `body` on each.
+    func removeAll(_ body: (PolicyNode) -> Void) {
+        switch self {
+        case .windowTinyLFU(let policy): policy.removeAll(body)
+        case .lru(let policy): policy.removeAll(body)
+        }
+    }
+
     /// Sum of the linked entries' weights.
     var weightedSize: Int {
         switch self {

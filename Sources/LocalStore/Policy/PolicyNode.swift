@@ -9,8 +9,10 @@
 //
 // Links are unretained (`Unmanaged`): a node is linked only while the table holds a strong
 // reference to its entry, or while the thread that removed it from the table still holds one (it
-// unlinks the node before letting go). So a linked node is always alive, and the links cost no
-// reference counting. The invariant is checked by `_checkInvariants()` in debug builds.
+// unlinks the node before letting go, or a buffered write names it, see WriteBuffer.swift). So a
+// linked node is always alive, and the links cost no reference counting. The invariant is checked
+// by `_checkInvariants()` in debug builds, and so is its misuse: with internal checks on, a node
+// freed while linked traps in its deinit.
 //
 // Concurrency contract:
 //   - `let` properties are immutable after init and may be read from any thread (readers check
@@ -72,6 +74,16 @@ package class PolicyNode {
     /// links through `_withUnsafeGuaranteedRef`; other code reads `previous` and `next`.
     var previousLink: Unmanaged<PolicyNode>?
     var nextLink: Unmanaged<PolicyNode>?
+
+    #if DCACHE_INTERNAL_CHECKS
+    deinit {
+        // Freed while linked: some deque still holds an unretained link to this memory, a
+        // use-after-free waiting to happen. Whoever gives nodes to a policy must keep them alive
+        // until the policy has unlinked them (policies unlink everything when they go, with
+        // internal checks on).
+        precondition(state != .linked, "a PolicyNode was freed while an eviction policy still links it")
+    }
+    #endif
 
     @usableFromInline
     package init(keyHash: UInt64, weight: UInt32, expiresAt: Int64) {

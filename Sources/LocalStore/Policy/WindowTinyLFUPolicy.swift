@@ -186,6 +186,12 @@ final class WindowTinyLFUPolicy: EvictionPolicy {
         node.state = .dead
     }
 
+    #if DCACHE_INTERNAL_CHECKS
+    /// Internal checks: nothing links the nodes once the policy is gone, so they may be freed
+    /// (PolicyNode's deinit traps on a node freed while linked).
+    deinit { removeAll { _ in } }
+    #endif
+
     func removeAll(_ body: (PolicyNode) -> Void) {
         let bury: (PolicyNode) -> Void = { node in
             node.state = .dead

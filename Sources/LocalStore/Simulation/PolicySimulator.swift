@@ -122,6 +122,8 @@ public struct PolicySimulator: Sendable {
             }
         }
         progress?(keys.count)
+        // The policy links the table's entries unretained: unlink them before the table goes.
+        policy.removeAll { _ in }
         return Result(requests: keys.count, hits: hits)
     }
 }

@@ -4,10 +4,12 @@ import Testing
 
 /// Tests of `AccessOrderDeque`: the order it keeps under every operation.
 @Suite struct AccessOrderDequeTests {
+    private let keeper = NodeKeeper()
+
     /// Linked nodes must be `.linked` for the invariant checker; their key hash names them.
     private func nodes(_ count: Int) -> [PolicyNode] {
         (0..<count).map {
-            let n = PolicyNode(keyHash: UInt64($0), weight: 1, expiresAt: Int64.max)
+            let n = keeper.node(UInt64($0))
             n.state = .linked
             n.queue = .lru
             return n
@@ -46,7 +48,7 @@ import Testing
             case 4 where onDeque:
                 // Replace with a fresh node (as a set of the same key does), then put the original
                 // back in its place so the pool stays usable.
-                let fresh = PolicyNode(keyHash: UInt64(spare), weight: 1, expiresAt: Int64.max)
+                let fresh = keeper.node(UInt64(spare))
                 fresh.state = .linked
                 fresh.queue = .lru
                 spare += 1

@@ -4,8 +4,10 @@ import Testing
 
 /// Tests of `LRUPolicy`: exact LRU order, weights, and the event contract.
 @Suite struct LRUPolicyTests {
+    private let keeper = NodeKeeper()
+
     private func node(_ key: UInt64, weight: UInt32 = 1) -> PolicyNode {
-        PolicyNode(keyHash: key, weight: weight, expiresAt: Int64.max)
+        keeper.node(key, weight: weight)
     }
 
     /// Replays keys through the policy with a dictionary as storage; returns the evicted keys.
@@ -110,7 +112,6 @@ import Testing
     }
 
     @Test func maximumWeight_shrunk_evictsOnlyWhenAsked() {
-        // The policy does not retain nodes (the table does), so the test keeps them alive.
         let policy = LRUPolicy(maximumWeight: 10)
         let nodes = (1...10).map { node(UInt64($0)) }
         nodes.forEach { policy.add($0) { _, _ in } }
@@ -121,4 +122,19 @@ import Testing
         #expect(evicted == [1, 2, 3, 4, 5, 6])
         policy._checkInvariants()
     }
+
+    #if DCACHE_INTERNAL_CHECKS
+    /// The misuse behind a use-after-free once found under AddressSanitizer: a node freed while a
+    /// live policy still links it. Debug builds trap at the free, not later at the dangling link.
+    @Test func nodeFreedWhileLinked_trapsInDebugBuilds() async {
+        await #expect(processExitsWith: .failure) {
+            let policy = LRUPolicy(maximumWeight: 10)
+            do {
+                let node = PolicyNode(keyHash: 1, weight: 1, expiresAt: Int64.max)
+                policy.add(node) { _, _ in }
+            }
+            policy.recordMiss(keyHash: 2)
+        }
+    }
+    #endif
 }

@@ -4,6 +4,8 @@ import Testing
 
 /// Tests of the window climber through the policy: it must follow the workload's character.
 @Suite struct WindowClimberTests {
+    private let keeper = NodeKeeper()
+
     /// Replays keys (get, put on a miss) and returns the hit ratio of the second half.
     private func replay(_ keys: [UInt64], through policy: WindowTinyLFUPolicy) -> Double {
         // The table is keyed by the key's hash (SplitMix64.mix is a bijection), so a victim's
@@ -18,7 +20,7 @@ import Testing
                 continue
             }
             policy.recordMiss(keyHash: keyHash)
-            let node = PolicyNode(keyHash: keyHash, weight: 1, expiresAt: Int64.max)
+            let node = keeper.node(keyHash)
             table[keyHash] = node
             policy.add(node) { victim, _ in table[victim.keyHash] = nil }
         }
@@ -69,8 +71,7 @@ import Testing
         // billion entries: the model starts at 65,536 entries and grows with the cache.
         let policy = WindowTinyLFUPolicy(maximumWeight: 1 << 30)
         #expect(policy.climber.modeledEntries == WindowTinyLFUPolicy.eagerClimberEntries)
-        // The policy links nodes without retaining them (the store's table owns them): keep them.
-        let nodes = (0..<40_000).map { PolicyNode(keyHash: SplitMix64.mix(UInt64($0)), weight: 1, expiresAt: Int64.max) }
+        let nodes = (0..<40_000).map { keeper.node(SplitMix64.mix(UInt64($0))) }
         for node in nodes { policy.add(node) { _, _ in } }
         #expect(policy.climber.modeledEntries > 65_536 && policy.climber.modeledEntries <= 4 * 40_000)
     }

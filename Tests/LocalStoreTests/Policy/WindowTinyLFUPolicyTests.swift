@@ -4,6 +4,8 @@ import Testing
 
 /// Tests of `WindowTinyLFUPolicy`: admission, scan resistance, the event contract, invariants.
 @Suite struct WindowTinyLFUPolicyTests {
+    private let keeper = NodeKeeper()
+
     /// A cache: the policy plus a dictionary as the table, driven like the storage core.
     final class Harness {
         let policy: WindowTinyLFUPolicy
@@ -15,6 +17,9 @@ import Testing
         init(size: Int, seed: UInt64 = 1) {
             policy = WindowTinyLFUPolicy(maximumWeight: size, seed: seed)
         }
+
+        // The policy links the table's nodes unretained: unlink them before the table goes.
+        deinit { policy.removeAll { _ in } }
 
         /// get, then put on a miss (demand fill); returns whether it hit.
         @discardableResult
@@ -173,7 +178,7 @@ import Testing
 
     @Test func add_deadNode_isIgnored() {
         let policy = WindowTinyLFUPolicy(maximumWeight: 10)
-        let node = PolicyNode(keyHash: 1, weight: 1, expiresAt: Int64.max)
+        let node = keeper.node(1)
         policy.remove(node)  // pending -> dead: the table removed it before the policy saw it
         policy.add(node) { _, _ in Issue.record("nothing to evict") }
         #expect(node.state == .dead && policy.weightedSize == 0)
