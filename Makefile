@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: demo test test-optimized deps build release tsan asan benchmarks benchmarks-smoke examples-build perf clean
+.PHONY: demo test test-optimized deps build release tsan asan fuzz fuzz-smoke benchmarks benchmarks-smoke examples-build perf clean
 
 deps:
 	@scripts/install-deps
@@ -41,6 +41,14 @@ asan: deps
 	DCACHE_NO_JEMALLOC=1 DCACHE_TEST_TIME_SCALE=4 ASAN_OPTIONS="detect_leaks=1 $(ASAN_OPTIONS)" \
 		LSAN_OPTIONS="suppressions=$(CURDIR)/scripts/lsan.supp $(LSAN_OPTIONS)" SWIFT=$(SWIFT) \
 		scripts/with-redis-cleanup scripts/run-tests --sanitize=address --scratch-path .build-asan
+
+# libFuzzer targets over every decoder of network bytes (Fuzz/README.md): `fuzz` runs each for
+# 1,000,000 inputs, `fuzz-smoke` for 20,000 (CI).
+fuzz: deps
+	scripts/fuzz
+
+fuzz-smoke: deps
+	RUNS=20000 scripts/fuzz
 
 # The benchmark package lives in Benchmarks/ with its own Package.swift (so that users of the
 # library never resolve package-benchmark). It is built without jemalloc: package-benchmark counts

@@ -154,3 +154,17 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer targets (Fuzz/, see scripts/fuzz): declared only when DCACHE_FUZZ is set, since
+// the executable has no main of its own and links only with `-sanitize=fuzzer`.
+if ProcessInfo.processInfo.environment["DCACHE_FUZZ"] != nil {
+    package.products.append(.executable(name: "dcache-fuzz", targets: ["dcache-fuzz"]))
+    package.targets.append(
+        .executableTarget(
+            name: "dcache-fuzz",
+            dependencies: ["DistributedCache", "RedisTransport", "CSupport"],
+            path: "Fuzz",
+            exclude: ["corpus", "README.md"],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ))
+}

@@ -157,6 +157,10 @@ static void *create_string(const redisReadTask *task, char *str, size_t len) {
 
 static void *create_array(const redisReadTask *task, int elements) {
     size_t count = elements > 0 ? (size_t)elements : 0;
+    /* The element count is a number from the network: a reply claiming 2^31 elements would ask
+     * for 16 GiB at once. Refusing it makes the reader fail ("out of memory"), which closes the
+     * connection like any protocol error. */
+    if (count > DC_REPLY_MAX_ELEMENTS) return NULL;
     dc_reply_t *reply = new_object(task, count * sizeof(dc_reply_t *));
     if (reply == NULL) return NULL;
     reply->elements = count;
@@ -190,6 +194,50 @@ static void free_object(void *object) {
 static redisReplyObjectFunctions arena_reply_functions = {
     create_string, create_array, create_integer, create_nil, free_object,
 };
+
+/* ---- standalone parsing (fuzzing and tests) ---- */
+
+struct dc_reply_parser {
+    redisReader *reader;
+    /* Only its `replies` arena is used: the reply objects find it through the reader's privdata. */
+    struct dc_conn conn;
+};
+
+dc_reply_parser_t *dc_reply_parser_create(void) {
+    dc_reply_parser_t *parser = calloc(1, sizeof(*parser));
+    if (parser == NULL) return NULL;
+    parser->reader = redisReaderCreateWithFunctions(&arena_reply_functions);
+    if (parser->reader == NULL) {
+        free(parser);
+        return NULL;
+    }
+    parser->reader->privdata = &parser->conn;
+    return parser;
+}
+
+int dc_reply_parser_feed(dc_reply_parser_t *parser, const char *bytes, size_t length) {
+    return redisReaderFeed(parser->reader, bytes, length) == REDIS_OK ? DC_OK : DC_ERR_NOMEM;
+}
+
+int dc_reply_parser_next(dc_reply_parser_t *parser, const dc_reply_t **reply) {
+    void *object = NULL;
+    *reply = NULL;
+    if (redisReaderGetReply(parser->reader, &object) != REDIS_OK) return DC_ERR_PROTOCOL;
+    *reply = object;
+    return DC_OK;
+}
+
+void dc_reply_parser_release(dc_reply_parser_t *parser, const dc_reply_t *reply) {
+    (void)parser;
+    if (reply != NULL) free_object((void *)reply);
+}
+
+void dc_reply_parser_free(dc_reply_parser_t *parser) {
+    if (parser == NULL) return;
+    redisReaderFree(parser->reader);
+    arena_free_all(&parser->conn.replies);
+    free(parser);
+}
 
 /* ---- event hooks ----
  *

@@ -63,6 +63,25 @@ typedef struct dc_reply {
     struct dc_reply **element;
 } dc_reply_t;
 
+/* The largest element count a multi-bulk reply may claim; a larger one fails the reply (and the
+ * connection) as a protocol error instead of asking for gigabytes at once. */
+#define DC_REPLY_MAX_ELEMENTS (1 << 20)
+
+/* A standalone RESP2 parser: hiredis's reader with the connections' reply objects, so that bytes
+ * fed to it take the exact path of a received reply. For the fuzzer and tests; any thread, one
+ * parser per thread. */
+typedef struct dc_reply_parser dc_reply_parser_t;
+/* Returns NULL when memory runs out. */
+dc_reply_parser_t *dc_reply_parser_create(void);
+/* Appends received bytes. DC_OK, or DC_ERR_NOMEM. */
+int dc_reply_parser_feed(dc_reply_parser_t *parser, const char *bytes, size_t length);
+/* The next complete reply in *reply (NULL when more bytes are needed): DC_OK; DC_ERR_PROTOCOL for
+ * bytes that are not RESP2 (the parser is then unusable). A reply stays valid until it is
+ * released, and must be released before the next call. */
+int dc_reply_parser_next(dc_reply_parser_t *parser, const dc_reply_t **reply);
+void dc_reply_parser_release(dc_reply_parser_t *parser, const dc_reply_t *reply);
+void dc_reply_parser_free(dc_reply_parser_t *parser);
+
 typedef struct dc_conn dc_conn_t;
 
 typedef struct dc_conn_callbacks {

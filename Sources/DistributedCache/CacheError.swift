@@ -8,6 +8,9 @@ public enum CacheError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidKey(String)
     /// The marshalled value exceeds `Options.maximumValueSize`; nothing was written.
     case valueTooLarge(size: Int, limit: Int)
+    /// A batch (`getMany`, `setMany`, `deleteMany`) names more keys than
+    /// `Options.maximumBatchSize`; nothing was read or written.
+    case batchTooLarge(size: Int, limit: Int)
     /// The marshaller could not encode the value.
     case encodingFailed(String)
     /// Bytes for `key` could not be decoded as the requested type (the value is not cached).
@@ -28,6 +31,8 @@ public enum CacheError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidKey(let reason): return "invalid key: \(reason)"
         case .valueTooLarge(let size, let limit):
             return "value of \(size) bytes exceeds the maximum of \(limit) bytes; nothing was written"
+        case .batchTooLarge(let size, let limit):
+            return "a batch of \(size) keys exceeds the maximum of \(limit) (maximumBatchSize); nothing was done"
         case .encodingFailed(let reason): return "cannot encode value: \(reason)"
         case .decodingFailed(let key, let reason): return "cannot decode the value of \"\(key)\": \(reason)"
         case .redis(let error): return error.description

@@ -15,6 +15,7 @@ extension SyncedCache {
     public nonisolated(nonsending) func getMany<Value: Codable & Sendable>(_ keys: [String], as type: Value.Type = Value.self) async throws(CacheError)
         -> [String: Value]
     {
+        try checkBatch(keys.count)
         var found: [String: Value] = [:]
         var missing: [String] = []
         for key in Set(keys) {
@@ -57,6 +58,7 @@ extension SyncedCache {
     /// - Throws: the first failure, after every other key was applied.
     public func setMany<Value: Codable & Sendable>(_ values: [String: Value], ttl: Duration? = nil) async throws(CacheError) {
         try ensureOpen()
+        try checkBatch(values.count)
         var prepared: [(key: String, bytes: [UInt8], value: Value)] = []
         for (key, value) in values {
             try validate(key)
@@ -95,6 +97,7 @@ extension SyncedCache {
     /// - Throws: the first failure, after every other key was applied.
     public func deleteMany(_ keys: [String]) async throws(CacheError) {
         try ensureOpen()
+        try checkBatch(keys.count)
         for key in keys { try validate(key) }
         let unique = Array(Set(keys))
         let versions = try await pipelinedWrites(unique.map { (.delete, $0, [], Action.delete) }, nil)
@@ -190,6 +193,15 @@ extension SyncedCache {
             let failure = CacheError.from(error)
             report(failure, "batch write")
             throw failure
+        }
+    }
+}
+
+extension SyncedCache {
+    /// Refuses a batch larger than ``Options/maximumBatchSize``.
+    func checkBatch(_ count: Int) throws(CacheError) {
+        guard count <= options.maximumBatchSize else {
+            throw .batchTooLarge(size: count, limit: options.maximumBatchSize)
         }
     }
 }

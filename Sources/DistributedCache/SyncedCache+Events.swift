@@ -38,6 +38,14 @@ extension SyncedCache {
         case .failure(let reason):
             malformed("\(reason): \(String(decoding: message.payload.prefix(200), as: UTF8.self))")
         case .success(let event):
+            // The writers' limits hold for what arrives too: a longer key or a larger value was
+            // not published by an instance with the same options.
+            guard !event.key.isEmpty, event.key.utf8.count <= options.maximumKeySize else {
+                return malformed("a key of \(event.key.utf8.count) bytes (maximumKeySize \(options.maximumKeySize))")
+            }
+            guard event.value.count <= options.maximumValueSize else {
+                return malformed("a value of \(event.value.count) bytes (maximumValueSize \(options.maximumValueSize))")
+            }
             apply(event)
         }
     }

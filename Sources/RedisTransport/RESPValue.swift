@@ -98,3 +98,30 @@ extension RESPValue: CustomStringConvertible {
         }
     }
 }
+
+extension RESPValue {
+    /// Parses `bytes` as a stream of RESP2 replies, through the exact path a connection's replies
+    /// take (hiredis's reader, the pooled reply objects, ``init(_:)``). For the fuzzer and tests.
+    /// - Returns: the complete replies, in order; trailing bytes of an incomplete reply are
+    ///   ignored.
+    /// - Throws: ``RedisError/protocolError(_:)`` for bytes that are not RESP2 (or a reply past
+    ///   the parser's limits, such as more than 2^20 elements in one array).
+    package static func parseReplies(_ bytes: [UInt8]) throws(RedisError) -> [RESPValue] {
+        guard let parser = dc_reply_parser_create() else { throw .protocolError("out of memory") }
+        defer { dc_reply_parser_free(parser) }
+        let fed = bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { dc_reply_parser_feed(parser, $0.baseAddress, $0.count) }
+        }
+        guard fed == DC_OK.rawValue else { throw .protocolError("out of memory") }
+        var replies: [RESPValue] = []
+        while true {
+            var reply: UnsafePointer<dc_reply_t>?
+            guard dc_reply_parser_next(parser, &reply) == DC_OK.rawValue else {
+                throw .protocolError("not a RESP2 reply")
+            }
+            guard let reply else { return replies }
+            replies.append(RESPValue(reply))
+            dc_reply_parser_release(parser, reply)
+        }
+    }
+}

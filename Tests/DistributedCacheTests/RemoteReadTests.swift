@@ -105,6 +105,8 @@ import TestSupport
             ("9007199254740993@0:abc", 0, .unknown, "9007199254740993@0:abc"),
             ("5@12345678901234567:abc", 0, .unknown, "5@12345678901234567:abc"),
             ("5@0:", 5, .never, ""),
+            ("0:abc", 0, .unknown, "0:abc"),
+            ("0@0:abc", 0, .unknown, "0@0:abc"),
             ("plain", 0, .unknown, "plain"),
         ]
         for (stored, version, expiry, bytes) in cases {

@@ -38,6 +38,11 @@ public struct JSONMarshaller: Marshaller {
     /// "json".
     public var name: String { "json" }
 
+    /// How deep arrays and objects may nest in a value `unmarshal` accepts. A value from Redis or
+    /// an event is hostile until checked, and Foundation's decoder recurses once per level; a
+    /// deeper text is refused with `DecodingError.dataCorrupted` before it is parsed.
+    public static let maximumDepth = 128
+
     private let encoder: JSONEncoder
     private let decoder: JSONDecoder
 
@@ -52,10 +57,16 @@ public struct JSONMarshaller: Marshaller {
     /// Encodes `value` as JSON.
     /// - Parameter value: the value to encode.
     /// - Returns: the UTF-8 bytes of the JSON text.
-    /// - Throws: `EncodingError.invalidValue` for a non-finite float, and any error the value's
-    ///   `encode(to:)` throws.
+    /// - Throws: `EncodingError.invalidValue` for a non-finite float or a value nested deeper
+    ///   than ``maximumDepth``, and any error the value's `encode(to:)` throws.
     public func marshal<Value: Encodable>(_ value: Value) throws -> [UInt8] {
-        [UInt8](try encoder.encode(value))
+        let bytes = [UInt8](try encoder.encode(value))
+        // What this marshaller would refuse to read, it refuses to write.
+        guard Self.nestsWithinLimit(bytes) else {
+            throw EncodingError.invalidValue(
+                value, .init(codingPath: [], debugDescription: "nested deeper than \(Self.maximumDepth) levels"))
+        }
+        return bytes
     }
 
     /// Decodes a value of `type` from JSON text.
@@ -68,7 +79,40 @@ public struct JSONMarshaller: Marshaller {
     public func unmarshal<Value: Decodable>(_ type: Value.Type, from bytes: [UInt8]) throws -> Value {
         if type == String.self, let string = Self.plainString(bytes) as? Value { return string }
         if type == Int.self, let integer = Self.canonicalInteger(bytes) as? Value { return integer }
+        guard Self.nestsWithinLimit(bytes) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: [], debugDescription: "JSON nested deeper than \(Self.maximumDepth) levels"))
+        }
         return try decoder.decode(type, from: Data(bytes))
+    }
+
+    /// True when no array or object in `bytes` nests deeper than ``maximumDepth`` (brackets inside
+    /// strings do not count; the text need not be valid: the decoder judges that).
+    static func nestsWithinLimit(_ bytes: [UInt8]) -> Bool {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maximumDepth { return false }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return true
     }
 
     /// `"text"` with no escape, no control character and valid UTF-8 inside: the text. Nil for

@@ -38,6 +38,8 @@ extension SyncedCache.Options {
         ("CACHE_PING_TIMEOUT", "pingTimeout (Go duration)"),
         ("CACHE_CLEAR_SCOPE", "clearScope (namespace | database)"),
         ("CACHE_MAX_VALUE_SIZE", "maximumValueSize (bytes)"),
+        ("CACHE_MAX_KEY_SIZE", "maximumKeySize (bytes)"),
+        ("CACHE_MAX_BATCH_SIZE", "maximumBatchSize (keys)"),
     ]
 
     /// Options from environment variables (see ``environmentVariables``), over `base`.
@@ -96,6 +98,8 @@ extension SyncedCache.Options {
         if let value = try reader.duration("CACHE_PING_TIMEOUT") { options.pingTimeout = value }
         if let value = try reader.choice("CACHE_CLEAR_SCOPE", SyncedCache.ClearScope.self) { options.clearScope = value }
         if let value = try reader.integer("CACHE_MAX_VALUE_SIZE", minimum: 1) { options.maximumValueSize = value }
+        if let value = try reader.integer("CACHE_MAX_KEY_SIZE", minimum: 1) { options.maximumKeySize = value }
+        if let value = try reader.integer("CACHE_MAX_BATCH_SIZE", minimum: 1) { options.maximumBatchSize = value }
         do {
             try options.validate()
         } catch let CacheError.invalidOption(name, reason) {

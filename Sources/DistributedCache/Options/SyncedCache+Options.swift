@@ -169,8 +169,13 @@ extension SyncedCache {
         public var clearScope: ClearScope = .namespace
         /// Largest accepted marshalled value, in bytes.
         public var maximumValueSize = 16 * 1024 * 1024
-        /// Largest accepted key, in UTF-8 bytes.
+        /// Largest accepted key, in UTF-8 bytes. A received event with a longer key is skipped
+        /// and counted in `eventsMalformed`.
         public var maximumKeySize = 8 * 1024
+        /// Most keys one `getMany`, `setMany` or `deleteMany` may name; a larger batch fails with
+        /// ``CacheError/batchTooLarge(size:limit:)`` before anything is sent, so that one call
+        /// cannot build an unbounded pipeline (or reply) in memory.
+        public var maximumBatchSize = 10_000
         /// How long a `getOrLoad` loading marker in Redis protects a key from concurrent loads
         /// by other instances.
         public var loadLockTTL: Duration = .seconds(10)
@@ -221,6 +226,7 @@ extension SyncedCache {
             }
             if maximumValueSize <= 0 { try fail("maximumValueSize", "must be positive") }
             if maximumKeySize <= 0 { try fail("maximumKeySize", "must be positive") }
+            if maximumBatchSize <= 0 { try fail("maximumBatchSize", "must be positive") }
             if loadLockTTL <= .zero { try fail("loadLockTTL", "must be positive") }
             if effectiveNamespace.contains(where: { "*?[]\\".contains($0) }) {
                 try fail("namespace", "must not contain glob characters * ? [ ] \\")

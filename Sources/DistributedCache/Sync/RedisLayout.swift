@@ -85,8 +85,8 @@ struct RedisLayout: Sendable {
     }
 
     /// Parses a stored value's header. Each number is 1 to 16 digits (2^53, the largest version,
-    /// has 16; so do deadlines until the year 318857), the version at most
-    /// `SyncedCache.maximumVersion`. Anything else is taken as an unversioned value, bytes and all
+    /// has 16; so do deadlines until the year 318857), the version in 1...
+    /// `SyncedCache.maximumVersion` (the script never hands out 0, which means "unversioned"). Anything else is taken as an unversioned value, bytes and all
     /// (not written by the script: a reference instance, or another tool).
     ///
     /// The header is removed in place: when `stored` is the only reference to its buffer (a reply
@@ -94,7 +94,8 @@ struct RedisLayout: Sendable {
     /// but the value's bytes moving forward by the header's length.
     static func parseStored(_ stored: consuming [UInt8]) -> StoredValue {
         var index = 0
-        guard let version = number(in: stored, at: &index), version <= SyncedCache.maximumVersion, index < stored.count
+        guard let version = number(in: stored, at: &index), (1...SyncedCache.maximumVersion).contains(version),
+            index < stored.count
         else { return StoredValue(version: 0, expiry: .unknown, bytes: stored) }
         var expiry = StoredExpiry.unknown
         if stored[index] == UInt8(ascii: "@") {
