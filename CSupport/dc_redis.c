@@ -146,6 +146,13 @@ static dc_reply_t *new_object(const redisReadTask *task, size_t extra) {
 }
 
 static void *create_string(const redisReadTask *task, char *str, size_t len) {
+    struct dc_conn *conn = task->privdata;
+    /* A top-level error in subscribed mode answers a refused (P)SUBSCRIBE; hiredis 0.14 has no
+     * callback for it (it looks in its list of "invalid" commands) and would drop it silently. */
+    if (task->type == REDIS_REPLY_ERROR && task->parent == NULL && conn->ac != NULL &&
+        (conn->ac->c.flags & REDIS_SUBSCRIBED) && conn->callbacks.on_unrouted_error != NULL) {
+        conn->callbacks.on_unrouted_error(conn->privdata, str, len);
+    }
     dc_reply_t *reply = new_object(task, len + 1);
     if (reply == NULL) return NULL;
     reply->str = (char *)(reply + 1);

@@ -97,6 +97,11 @@ typedef struct dc_conn_callbacks {
      * broke (`errstr` says why). Every pending command has had its on_reply(NULL) before this.
      * The connection is idle again. Loop thread. */
     void (*on_disconnect)(void *conn_privdata, int status, const char *errstr);
+    /* An error reply that hiredis routes to no callback: in subscribed mode, the reply to a
+     * (P)SUBSCRIBE the server refused (NOPERM, for instance), which hiredis 0.14 would drop.
+     * Called from inside hiredis's reader while the reply is being built: copy the message and
+     * react later, never call back into this connection from here. May be NULL. Loop thread. */
+    void (*on_unrouted_error)(void *conn_privdata, const char *message, size_t length);
 } dc_conn_callbacks_t;
 
 /* Creates an idle connection on `loop`. `callbacks` is copied; `privdata` is borrowed until

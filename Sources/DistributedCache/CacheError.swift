@@ -35,12 +35,34 @@ public enum CacheError: Error, Sendable, Equatable, CustomStringConvertible {
             return "a batch of \(size) keys exceeds the maximum of \(limit) (maximumBatchSize); nothing was done"
         case .encodingFailed(let reason): return "cannot encode value: \(reason)"
         case .decodingFailed(let key, let reason): return "cannot decode the value of \"\(key)\": \(reason)"
-        case .redis(let error): return error.description
+        case .redis(let error):
+            guard case .server(let message) = error, let needed = Self.permissionNeeded(by: message) else {
+                return error.description
+            }
+            return "\(error.description) (the cache's Redis user needs \(needed))"
         case .invalidOption(let name, let reason): return "invalid option \(name): \(reason)"
         case .cancelled: return "cancelled"
         case .loaderFailed(let reason): return "loader failed: \(reason)"
         case .closed: return "cache is closed"
         }
+    }
+
+    /// The ACL permission a NOPERM reply says is missing, in `ACL SETUSER` terms, or nil for any
+    /// other reply. What a cache needs in all: commands `+@read +@write +@scripting +@pubsub`
+    /// (and `+scan +unlink` for a namespaced clear), keys `~<namespace>:*`, channels `&<channel>`
+    /// and `&<channel>:ping:*`.
+    static func permissionNeeded(by message: String) -> String? {
+        guard message.hasPrefix("NOPERM") else { return nil }
+        let lowered = message.lowercased()
+        if lowered.contains("channel") { return "access to the invalidation channel and its ping channels (&<channel> &<channel>:ping:*)" }
+        if lowered.contains("key") { return "access to the namespace's keys (~<namespace>:*)" }
+        if let start = lowered.range(of: "run the '"), let end = lowered[start.upperBound...].firstIndex(of: "'") {
+            let command = String(lowered[start.upperBound..<end])
+            if command.hasPrefix("eval") || command.hasPrefix("script") { return "+@scripting (EVAL, EVALSHA, SCRIPT LOAD run every write)" }
+            if command.hasPrefix("publish") || command.hasPrefix("subscribe") { return "+@pubsub" }
+            return "+\(command)"
+        }
+        return "the permission Redis names"
     }
 
     /// True when the failed write may still have happened in Redis (see `RedisError.mayHaveRun`).

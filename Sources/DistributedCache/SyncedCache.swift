@@ -62,6 +62,8 @@ public final class SyncedCache: Sendable {
     /// getOrLoad loads in flight, one per key.
     let loads = SingleFlight<[UInt8]>()
     let background = Locked<[Task<Void, Never>]>([])
+    /// Connections Redis refused since they last connected (see `noteRefusal`).
+    let refusedConnections = Locked<Set<String>>([])
     let closed = Atomic<Bool>(false)
 
     /// Creates an instance: builds the local cache, connects to Redis, subscribes to the channel
@@ -108,13 +110,22 @@ public final class SyncedCache: Sendable {
             throw .redis(error)
         }
         subscriber.addMessageHandler { [weak self] message in self?.receive(message) }
-        subscriber.addStateObserver { [weak self] state in self?.subscriptionChanged(state) }
+        subscriber.addStateObserver { [weak self] state in
+            self?.subscriptionChanged(state)
+            self?.noteRefusal(state, of: "subscription")
+        }
+        client.addStateObserver { [weak self] state in self?.noteRefusal(state, of: "command connection") }
+        let channels = [layout.channel, layout.pingChannel(podID: podID)]
         do {
-            try await subscriber.subscribe([layout.channel, layout.pingChannel(podID: podID)])
+            try await subscriber.subscribe(channels)
             if layout.versioned, options.resyncStrategy == .replay { try await startReplayCursor() }
         } catch {
             await shutDownTransport()
             local.close()
+            if case RedisError.server(let message) = error, message.hasPrefix("NOPERM") {
+                // Name the channels: the server's message does not.
+                throw CacheError.redis(.server("\(message) (subscribing to \(channels.joined(separator: ", ")))"))
+            }
             throw CacheError.from(error)
         }
         await warnIfPodIDIsShared()
@@ -201,6 +212,26 @@ public final class SyncedCache: Sendable {
     // MARK: - Errors
 
     /// Counts, logs and reports an error through `onError`.
+    /// Reports, once until the connection is back, that Redis refuses to let a connection in
+    /// (wrong credentials, a missing permission): the transport retries on its own with backoff,
+    /// and without this the reason would show only in failed calls as "not connected".
+    func noteRefusal(_ state: ConnectionState, of connection: String) {
+        switch state {
+        case .disconnected(let error):
+            switch error {
+            case .authenticationFailed, .server:
+                guard refusedConnections.withLock({ $0.insert(connection).inserted }) else { return }
+                report(.redis(error), "\(connection): Redis refuses the connection, retrying with backoff")
+            default:
+                return
+            }
+        case .connected:
+            refusedConnections.withLock { _ = $0.remove(connection) }
+        case .connecting, .closed:
+            return
+        }
+    }
+
     func report(_ error: CacheError, _ context: @autoclosure () -> String) {
         counters.increment(.errors)
         logger.error("\(context()): \(error)")

@@ -59,6 +59,13 @@ protocol RedisConnectionDelegate: AnyObject {
     /// The handshake is done; a subscriber re-subscribes here, before the state becomes
     /// `.connected`.
     func connectionWillBecomeReady(_ connection: RedisConnection)
+    /// An error reply no command was waiting for (a refused SUBSCRIBE; only on subscriber
+    /// connections).
+    func connection(_ connection: RedisConnection, didReceiveUnroutedError message: String)
+}
+
+extension RedisConnectionDelegate {
+    func connection(_ connection: RedisConnection, didReceiveUnroutedError message: String) {}
 }
 
 /// `@unchecked Sendable`: every method runs on `loop`'s thread; other threads only hold references
@@ -121,6 +128,10 @@ final class RedisConnection: @unchecked Sendable {
                 }
                 callbacks.on_disconnect = { connection, status, errstr in
                     RedisConnection.from(connection).disconnected(status: status, errstr: errstr)
+                }
+                callbacks.on_unrouted_error = { connection, message, length in
+                    let text = String(decoding: UnsafeRawBufferPointer(start: message, count: length), as: UTF8.self)
+                    RedisConnection.from(connection).receivedUnroutedError(text)
                 }
                 conn = dc_conn_create(loop.handle, &callbacks, Unmanaged.passUnretained(self).toOpaque())
                 loop.registerTurnEndHandler(self) { [unowned self] in self.flush() }
@@ -218,6 +229,22 @@ final class RedisConnection: @unchecked Sendable {
     func forceReconnect() {
         guard state == .ready || state == .handshaking, let conn else { return }
         dc_conn_abort(conn, "reconnect requested")
+    }
+
+    /// Drops the connection and reconnects with backoff, reporting `error` as the reason (the
+    /// server refused something the connection needs). Loop thread, outside hiredis callbacks.
+    func reconnect(after error: RedisError) {
+        guard state == .ready || state == .handshaking, let conn, handshakeError == nil else { return }
+        handshakeError = error
+        dc_conn_abort(conn, "refused by the server")
+    }
+
+    /// From inside hiredis's reader (see dc_conn_callbacks_t): hands the message on later.
+    private func receivedUnroutedError(_ message: String) {
+        loop.executeOnLoop { [weak self] in
+            guard let self else { return }
+            self.delegate?.connection(self, didReceiveUnroutedError: message)
+        }
     }
 
     // MARK: - Commands

@@ -211,6 +211,12 @@ public final class RedisSubscriber: @unchecked Sendable {
                 }
                 let waiter = ConfirmationWaiter(keys: Set(names.map { verb.lowercased() + ":" + $0 })) { [weak self] result in
                     self?.loopState.waiters.removeAll { $0.isComplete }
+                    // Refused by the server (not merely slow): not restored after a reconnect either.
+                    if adding, case .failure(.server) = result {
+                        for name in names {
+                            if pattern { state.patterns.remove(name) } else { state.channels.remove(name) }
+                        }
+                    }
                     continuation.resume(returning: result)
                 }
                 state.waiters.append(waiter)
@@ -320,6 +326,20 @@ extension RedisSubscriber: RedisConnectionDelegate {
         }
         state.restore = restore
         restore.expire(after: connection.configuration.commandTimeout, on: eventLoop)
+    }
+
+    /// The server refused a (P)SUBSCRIBE: whoever waits for a confirmation fails with the
+    /// server's message at once (instead of a timeout), and a refused restore after a reconnect
+    /// drops the connection, to retry with backoff, reporting the message as the reason.
+    func connection(_ connection: RedisConnection, didReceiveUnroutedError message: String) {
+        let error = RedisError.server(message)
+        for waiter in loopState.waiters { waiter.complete(.failure(error)) }
+        loopState.waiters.removeAll { $0.isComplete }
+        if let restore = loopState.restore {
+            restore.abandon()
+            loopState.restore = nil
+            connection.reconnect(after: error)
+        }
     }
 
     func connection(_ connection: RedisConnection, didChange state: ConnectionState) {

@@ -180,4 +180,38 @@ final class Inbox<Element: Sendable>: Sendable {
             await client.close()
         }
     }
+
+    /// A SUBSCRIBE the server refuses (NOPERM) fails at once with the server's message; hiredis
+    /// 0.14 routes that reply to no callback, so without the shim's hook it was a timeout.
+    @Test func refusedSubscribe_failsAtOnceWithTheServersMessage() async throws {
+        try await withRedisServer(.init(aclUser: (name: "admin", password: "pw"))) { server in
+            let admin = try RedisClient(configuration: .init(host: server.host, port: server.port, username: "admin", password: "pw"))
+            try await admin.connect()
+            _ = try await admin.send("ACL", "SETUSER", "limited", "on", ">pw", "~*", "resetchannels", "&allowed", "+@all")
+            let subscriber = try RedisSubscriber(
+                configuration: .init(host: server.host, port: server.port, username: "limited", password: "pw"))
+            try await subscriber.connect()
+            let started = ContinuousClock.now
+            await #expect {
+                try await subscriber.subscribe(["forbidden"])
+            } throws: { error in
+                guard case RedisError.server(let message) = error else { return false }
+                return message.hasPrefix("NOPERM")
+            }
+            #expect(ContinuousClock.now - started < .seconds(1))
+            // hiredis drops a connection that receives an unrouted error; the subscriber
+            // reconnects, without the refused channel, and keeps what is allowed.
+            try await subscriber.subscribe(["allowed"])
+            let deadline = ContinuousClock.now + .seconds(5)
+            var receivers = 0
+            while receivers == 0, ContinuousClock.now < deadline {
+                receivers = try await admin.publish("still works", to: "allowed")
+                if receivers == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(receivers == 1)
+            #expect(try await admin.send("PUBSUB", "NUMSUB", "forbidden") == .array([.bulkString(Array("forbidden".utf8)), .integer(0)]))
+            await subscriber.close()
+            await admin.close()
+        }
+    }
 }
