@@ -140,7 +140,7 @@ extension SyncedCache {
                     }
                     let event = Event(key: item.key, sender: podID, action: item.action,
                                       value: item.action == .set ? item.bytes : [])
-                    commands.append(["PUBLISH", layout.channel, EventCodec.encode(event)])
+                    commands.append(["PUBLISH", layout.channel, outgoing(event)])
                 }
                 let replies = try await client.pipeline(commands)
                 var results: [Result<UInt64, CacheError>] = []
@@ -153,6 +153,20 @@ extension SyncedCache {
                     }.first
                     results.append(failure.map { .failure($0) } ?? .success(0))
                     index += width
+                }
+                return results
+            }
+            if signer != nil {
+                // Signed writes choose their versions one at a time (SyncedCache+Write.swift).
+                var results: [Result<UInt64, CacheError>] = []
+                for item in items {
+                    do {
+                        results.append(.success(try await runWriteScript(
+                            item.operation, key: item.key, bytes: item.bytes, action: item.action,
+                            ttlMilliseconds: ttlMilliseconds)))
+                    } catch {
+                        results.append(.failure(CacheError.from(error)))
+                    }
                 }
                 return results
             }

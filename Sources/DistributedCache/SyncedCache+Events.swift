@@ -34,7 +34,16 @@ extension SyncedCache {
         guard message.payload.count <= maximumEventSize else {
             return malformed("oversized payload of \(message.payload.count) bytes")
         }
-        switch EventCodec.decode(message.payload) {
+        var payload = message.payload
+        if let signer {
+            guard let verified = signer.verify(payload) else {
+                counters.increment(.eventsRejected)
+                logger.debug("rejected an event without a valid signature: \(String(decoding: payload.prefix(200), as: UTF8.self))")
+                return
+            }
+            payload = verified
+        }
+        switch EventCodec.decode(payload) {
         case .failure(let reason):
             malformed("\(reason): \(String(decoding: message.payload.prefix(200), as: UTF8.self))")
         case .success(let event):

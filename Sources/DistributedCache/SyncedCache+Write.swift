@@ -63,7 +63,7 @@ extension SyncedCache {
                 version = try await runWriteScript(.delete, key: key, bytes: [], action: .delete, ttlMilliseconds: nil)
             } else {
                 try await client.del(layout.dataKey(key))
-                try await client.publish(EventCodec.encode(Event(key: key, sender: podID, action: .delete)), to: layout.channel)
+                try await client.publish(outgoing(Event(key: key, sender: podID, action: .delete)), to: layout.channel)
                 version = 0
             }
         } catch {
@@ -108,7 +108,7 @@ extension SyncedCache {
             if layout.versioned {
                 version = try await runWriteScript(.announce, key: "*", bytes: [], action: .clear, ttlMilliseconds: nil)
             } else {
-                try await client.publish(EventCodec.encode(Event(key: "*", sender: podID, action: .clear)), to: layout.channel)
+                try await client.publish(outgoing(Event(key: "*", sender: podID, action: .clear)), to: layout.channel)
             }
         } catch {
             let failure = CacheError.from(error)
@@ -183,7 +183,7 @@ extension SyncedCache {
                         layout.dataKey(key), to: bytes, expiration: ttlMilliseconds.map { .milliseconds(Int($0)) })
                 }
                 let event = Event(key: key, sender: podID, action: action, value: action == .set ? bytes : [])
-                try await client.publish(EventCodec.encode(event), to: layout.channel)
+                try await client.publish(outgoing(event), to: layout.channel)
                 version = 0
             }
         } catch {
@@ -206,10 +206,15 @@ extension SyncedCache {
         }
     }
 
-    /// Runs the write script; returns the version Redis assigned.
+    /// Runs the write script; returns the version Redis assigned (or, signing, the one this
+    /// instance chose and Redis accepted).
     func runWriteScript(
         _ operation: RedisLayout.WriteOperation, key: String, bytes: [UInt8], action: Action, ttlMilliseconds: Int64?
     ) async throws -> UInt64 {
+        if let signer {
+            return try await runSignedWriteScript(
+                signer, operation, key: key, bytes: bytes, action: action, ttlMilliseconds: ttlMilliseconds)
+        }
         let prefix = EventCodec.prefix(
             key: key, sender: podID, action: action, value: action == .set ? bytes : [], versioned: true)
         let (keys, arguments) = layout.writeArguments(
@@ -221,6 +226,52 @@ extension SyncedCache {
         }
         horizon.learn(UInt64(version))
         return UInt64(version)
+    }
+
+    /// The signed write: choose a version above every one known (and at least the wall clock in
+    /// microseconds, as the counter starts), sign the complete event, and let the script accept
+    /// it; when another writer took that version first, try again above the counter it reports.
+    private func runSignedWriteScript(
+        _ signer: EventSigner, _ operation: RedisLayout.WriteOperation, key: String, bytes: [UInt8], action: Action,
+        ttlMilliseconds: Int64?
+    ) async throws -> UInt64 {
+        var floor = max(horizon.current, health.lastVersion.load(ordering: .relaxed))
+        for _ in 0..<Self.signedWriteAttempts {
+            let clock = UInt64(max(dc_clock_wall_ns() / 1_000, 0))
+            let version = max(floor &+ 1, clock)
+            guard version <= SyncedCache.maximumVersion else { throw RedisError.protocolError("versions are exhausted") }
+            let event = signer.sign(EventCodec.encode(Event(
+                key: key, sender: podID, action: action, value: action == .set ? bytes : [], version: version,
+                ttlMilliseconds: ttlMilliseconds)))
+            let keys: [any RESPArgument] = [layout.dataKey(key), layout.versionKey, layout.streamKey]
+            let arguments: [any RESPArgument] = [
+                operation.rawValue, bytes, String(ttlMilliseconds ?? 0), layout.channel, event, String(version),
+                String(options.replayStreamLength),
+            ]
+            do {
+                let reply = try await client.run(RedisLayout.signedWriteScript, keys: keys, arguments: arguments)
+                guard case .integer(let accepted) = reply, accepted > 0, UInt64(accepted) == version else {
+                    throw RedisError.protocolError("the signed write script replied \(reply)")
+                }
+                horizon.learn(version)
+                return version
+            } catch RedisError.server(let message) where message.contains("DCACHE_VERSION_TAKEN") {
+                let counter = message.split(separator: " ").last.flatMap { UInt64($0) } ?? floor
+                guard counter <= SyncedCache.maximumVersion else { throw RedisError.protocolError("the counter is out of range") }
+                horizon.learn(counter)
+                floor = max(floor, counter)
+            }
+        }
+        throw RedisError.server("could not claim a version in \(Self.signedWriteAttempts) attempts (heavy write contention)")
+    }
+
+    /// Tries of a signed write before it gives up (each lost one means another writer won).
+    static let signedWriteAttempts = 16
+
+    /// An event as published: encoded, and signed when signing is on.
+    func outgoing(_ event: Event) -> [UInt8] {
+        let bytes = EventCodec.encode(event)
+        return signer?.sign(bytes) ?? bytes
     }
 
     /// SCAN + UNLINK of the namespace's keys, in batches of up to 1,000, keeping the version

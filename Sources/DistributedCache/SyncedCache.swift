@@ -52,6 +52,8 @@ public final class SyncedCache: Sendable {
     let ownsEventLoop: Bool
     let marshaller: any Marshaller
     let layout: RedisLayout
+    /// Signs and checks events; nil when ``Options/signingSecrets`` is empty.
+    let signer: EventSigner?
     let changes = InvalidationLog()
     /// The highest version Redis is known to have handed out, and sets waiting for it.
     let horizon = VersionHorizon()
@@ -82,6 +84,7 @@ public final class SyncedCache: Sendable {
         self.marshaller = try Self.makeMarshaller(options)
         self.local = try Self.makeLocalLayer(options)
         self.layout = RedisLayout(options: options)
+        self.signer = EventSigner(secrets: options.signingSecrets)
         self.health = Health(maximumStaleness: options.maximumStaleness, pingTimeout: options.pingTimeout)
 
         var redis = try Self.redisConfiguration(options)

@@ -40,6 +40,7 @@ extension SyncedCache.Options {
         ("CACHE_MAX_VALUE_SIZE", "maximumValueSize (bytes)"),
         ("CACHE_MAX_KEY_SIZE", "maximumKeySize (bytes)"),
         ("CACHE_MAX_BATCH_SIZE", "maximumBatchSize (keys)"),
+        ("CACHE_SIGNING_SECRETS", "signingSecrets (comma-separated; the first signs)"),
     ]
 
     /// Options from environment variables (see ``environmentVariables``), over `base`.
@@ -100,6 +101,9 @@ extension SyncedCache.Options {
         if let value = try reader.integer("CACHE_MAX_VALUE_SIZE", minimum: 1) { options.maximumValueSize = value }
         if let value = try reader.integer("CACHE_MAX_KEY_SIZE", minimum: 1) { options.maximumKeySize = value }
         if let value = try reader.integer("CACHE_MAX_BATCH_SIZE", minimum: 1) { options.maximumBatchSize = value }
+        if let value = reader.string("CACHE_SIGNING_SECRETS") {
+            options.signingSecrets = value.split(separator: ",").map(String.init)
+        }
         do {
             try options.validate()
         } catch let CacheError.invalidOption(name, reason) {

@@ -172,6 +172,16 @@ extension SyncedCache {
         /// Largest accepted key, in UTF-8 bytes. A received event with a longer key is skipped
         /// and counted in `eventsMalformed`.
         public var maximumKeySize = 8 * 1024
+        /// Shared secrets for signed events (`CACHE_SIGNING_SECRETS`, comma-separated); empty,
+        /// the default, for none. When set, every event this instance publishes carries an
+        /// HMAC-SHA256 signature made with the first secret, and an event is applied only when
+        /// it carries a valid signature by one of them (others are counted in `eventsRejected`).
+        /// List a new secret second on every instance, then first, then drop the old one, to
+        /// rotate without a gap. In the versioned format, signing makes the writer choose each
+        /// version (so that it can sign it); a write that loses the race for a version is
+        /// retried, and batches are written one key at a time. Each secret needs at least 16
+        /// bytes.
+        public var signingSecrets: [String] = []
         /// Most keys one `getMany`, `setMany` or `deleteMany` may name; a larger batch fails with
         /// ``CacheError/batchTooLarge(size:limit:)`` before anything is sent, so that one call
         /// cannot build an unbounded pipeline (or reply) in memory.
@@ -227,6 +237,9 @@ extension SyncedCache {
             if maximumValueSize <= 0 { try fail("maximumValueSize", "must be positive") }
             if maximumKeySize <= 0 { try fail("maximumKeySize", "must be positive") }
             if maximumBatchSize <= 0 { try fail("maximumBatchSize", "must be positive") }
+            for secret in signingSecrets where secret.utf8.count < EventSigner.minimumSecretLength {
+                try fail("signingSecrets", "each secret needs at least \(EventSigner.minimumSecretLength) bytes, one has \(secret.utf8.count)")
+            }
             if loadLockTTL <= .zero { try fail("loadLockTTL", "must be positive") }
             if effectiveNamespace.contains(where: { "*?[]\\".contains($0) }) {
                 try fail("namespace", "must not contain glob characters * ? [ ] \\")

@@ -14,6 +14,7 @@ extension SyncedCache {
             (\.sets, counter("sets")), (\.deletes, counter("deletes")), (\.clears, counter("clears")),
             (\.eventsReceived, counter("events_received")), (\.eventsApplied, counter("events_applied")),
             (\.eventsIgnored, counter("events_ignored")), (\.eventsMalformed, counter("events_malformed")),
+            (\.eventsRejected, counter("events_rejected")),
             (\.invalidations, counter("invalidations")), (\.errors, counter("errors")), (\.resyncs, counter("resyncs")),
             (\.staleReads, counter("stale_reads")), (\.loads, counter("loads")),
             (\.forgedVersions, counter("forged_versions")),

@@ -35,6 +35,9 @@ extension SyncedCache {
         /// Payloads that were not valid events (not JSON, missing fields, unknown action, bad
         /// base64, oversized); each is logged at debug level and skipped.
         public var eventsMalformed: UInt64 = 0
+        /// Events refused by signature checking (``Options/signingSecrets``): unsigned, or not
+        /// signed by any accepted secret.
+        public var eventsRejected: UInt64 = 0
         /// Invalidate, delete and clear events applied (`Invalidations`).
         public var invalidations: UInt64 = 0
         /// Errors reported (through the error callback).
@@ -53,7 +56,7 @@ extension SyncedCache {
     /// Counters kept by the instance.
     enum StatKey: Int, CaseIterable {
         case remoteHits, remoteMisses, sets, deletes, clears
-        case eventsReceived, eventsApplied, eventsIgnored, eventsMalformed, invalidations
+        case eventsReceived, eventsApplied, eventsIgnored, eventsMalformed, eventsRejected, invalidations
         case errors, resyncs, staleReads, loads, forgedVersions
     }
 }
@@ -103,6 +106,7 @@ extension SyncedCache {
         stats.eventsApplied = counters[.eventsApplied]
         stats.eventsIgnored = counters[.eventsIgnored]
         stats.eventsMalformed = counters[.eventsMalformed]
+        stats.eventsRejected = counters[.eventsRejected]
         stats.invalidations = counters[.invalidations]
         stats.errors = counters[.errors]
         stats.resyncs = counters[.resyncs]

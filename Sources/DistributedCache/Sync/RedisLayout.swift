@@ -173,6 +173,31 @@ struct RedisLayout: Sendable {
           redis.call('SET', KEYS[2], string.format('%d', version))
         end
         local digits = string.format('%d', version)
+        local event = ARGV[5] .. digits .. ARGV[6]
+        """ + "\n" + writeScriptEffects)
+
+    /// The write script of signed mode (``SyncedCache/Options/signingSecrets``): the writer has
+    /// chosen the version and signed the complete event, so the script takes both as they are.
+    /// KEYS as ``writeScript``; ARGV: operation, value, ttl ms ("0": none), channel, the signed
+    /// event, the version, stream max length ("0": no stream). The version must be above the
+    /// namespace's counter, which it then becomes; otherwise nothing is written and the reply is
+    /// the error `DCACHE_VERSION_TAKEN <counter>`, and the writer tries again above it. So
+    /// versions still only grow, and events are still published in version order.
+    static let signedWriteScript = RedisScript(
+        """
+        local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+        local version = tonumber(ARGV[6])
+        if version == nil or version <= current then
+          return redis.error_reply('DCACHE_VERSION_TAKEN ' .. string.format('%d', current))
+        end
+        local digits = ARGV[6]
+        redis.call('SET', KEYS[2], digits)
+        local event = ARGV[5]
+        """ + "\n" + writeScriptEffects)
+
+    /// What both write scripts do once `version`, `digits` and `event` are set: write the value
+    /// (with its header) or delete it, append to the stream, publish, return the version.
+    private static let writeScriptEffects = """
         if ARGV[1] == 'set' then
           local deadline = '0'
           if ARGV[3] ~= '0' then
@@ -188,7 +213,6 @@ struct RedisLayout: Sendable {
         elseif ARGV[1] == 'del' then
           redis.call('UNLINK', KEYS[1])
         end
-        local event = ARGV[5] .. digits .. ARGV[6]
         if ARGV[7] ~= '0' then
           local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], digits .. '-0', 'e', event)
           if type(added) == 'table' and added.err then
@@ -200,7 +224,7 @@ struct RedisLayout: Sendable {
         end
         redis.call('PUBLISH', ARGV[4], event)
         return version
-        """)
+        """
 
     /// A liveness ping (SyncedCache+Health.swift): publishes ARGV[2] on ARGV[1] and returns the
     /// version counter KEYS[1] ("0" when it does not exist), the verified horizon. Sent with EVAL

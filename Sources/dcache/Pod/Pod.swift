@@ -48,6 +48,10 @@ struct Pod: AsyncParsableCommand {
     @Option(help: "Resync strategy after an interruption: clear, revalidate or replay.") var resync = "clear"
     @Option(help: "What clear removes from Redis: namespace (its keys only) or database (FLUSHDB, as the reference does).")
     var clearScope = "namespace"
+    @Option(help: ArgumentHelp(
+        "Shared secrets S1[,S2...] for signed events (HMAC-SHA256; the first signs, all verify).",
+        discussion: "Default: the CACHE_SIGNING_SECRETS environment variable; none turns signing off."))
+    var signingSecrets: String?
     @Flag(help: "Write sets to Redis too (the reference's ReaderCanSetToRedis).") var readerCanSetToRedis = false
     @Flag(help: "Log every operation and event (standard error).") var debug = false
 
@@ -82,6 +86,9 @@ struct Pod: AsyncParsableCommand {
         if let pod { environment["CACHE_POD_ID"] = pod }
         if let password { environment["CACHE_REDIS_PASSWORD"] = password }
         if let namespace { environment["CACHE_NAMESPACE"] = namespace }
+        if let secrets = signingSecrets ?? ProcessInfo.processInfo.environment["CACHE_SIGNING_SECRETS"] {
+            environment["CACHE_SIGNING_SECRETS"] = secrets
+        }
         var options = try SyncedCache.Options.fromEnvironment(environment)
         options.readerCanSetToRedis = readerCanSetToRedis
         options.debugMode = debug
