@@ -102,11 +102,14 @@ let package = Package(
             swiftSettings: internalChecks
         ),
         .target(name: "EmbeddedRedis"),
+        // The `dcache pod` line protocol, parsed (its own module so that the fuzzer reaches it).
+        .target(name: "PodLineProtocol"),
         .executableTarget(
             name: "dcache",
             dependencies: [
                 "CSupport",
                 "DistributedCache",
+                "PodLineProtocol",
                 "Primitives",
                 "EmbeddedRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -150,6 +153,7 @@ let package = Package(
             name: "DistributedCacheTests",
             dependencies: ["DistributedCache", "TestSupport", "RedisTransport", "Primitives", "CSupport"]
         ),
+        .testTarget(name: "PodLineProtocolTests", dependencies: ["PodLineProtocol"]),
         .testTarget(
             name: "DCacheToolTests",
             dependencies: ["TestSupport", "RedisTransport", "dcache"]
@@ -165,7 +169,7 @@ if ProcessInfo.processInfo.environment["DCACHE_FUZZ"] != nil {
     package.targets.append(
         .executableTarget(
             name: "dcache-fuzz",
-            dependencies: ["DistributedCache", "RedisTransport", "CSupport"],
+            dependencies: ["DistributedCache", "RedisTransport", "CSupport", "PodLineProtocol"],
             path: "Fuzz",
             exclude: ["corpus", "README.md"],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]

@@ -8,18 +8,19 @@
 
 import CSupport
 import Foundation
+import PodLineProtocol
 import RedisTransport
 
 @testable import DistributedCache
 
 enum FuzzTarget: String {
-    case event, stored, json, msgpack, resp
+    case event, stored, json, msgpack, resp, pod
 }
 
 let fuzzTarget: FuzzTarget = {
     let name = ProcessInfo.processInfo.environment["DCACHE_FUZZ_TARGET"] ?? ""
     guard let target = FuzzTarget(rawValue: name) else {
-        fatalError("set DCACHE_FUZZ_TARGET to one of: event, stored, json, msgpack, resp (got \"\(name)\")")
+        fatalError("set DCACHE_FUZZ_TARGET to one of: event, stored, json, msgpack, resp, pod (got \"\(name)\")")
     }
     return target
 }()
@@ -64,14 +65,19 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case .json: fuzzJSON(bytes)
     case .msgpack: fuzzMessagePack(bytes)
     case .resp: fuzzRESP(bytes)
+    case .pod: fuzzPodLine(bytes)
     }
     return 0
 }
+
+let signer = EventSigner(secrets: ["a fuzzing secret of enough bytes"])!
 
 /// Events as published on the channel: decode; what decodes re-encodes to an equal event. (An
 /// unversioned event is the reference's, which carries no TTL: the decoder accepts one, the
 /// encoder writes none, as the reference library does.)
 func fuzzEvent(_ bytes: [UInt8]) {
+    // The signature check reads every payload first when signing is on.
+    if let unsigned = signer.verify(bytes) { precondition(signer.verify(signer.sign(unsigned)) == unsigned, "sign/verify") }
     guard case .success(var event) = EventCodec.decode(bytes) else { return }
     guard case .success(let again) = EventCodec.decode(EventCodec.encode(event)) else {
         fatalError("a decoded event does not decode after re-encoding: \(event)")
@@ -125,4 +131,15 @@ func fuzzMessagePack(_ bytes: [UInt8]) {
 func fuzzRESP(_ bytes: [UInt8]) {
     guard let replies = try? RESPValue.parseReplies(bytes) else { return }
     for reply in replies { _ = reply.description }
+}
+
+/// Lines of the `dcache pod` protocol: parse; a parsed `set` keeps its key and value whole.
+func fuzzPodLine(_ bytes: [UInt8]) {
+    let line = String(decoding: bytes, as: UTF8.self)
+    guard case .success(let command) = PodCommand.parse(Substring(line)) else { return }
+    if case .set(let key, let value, let ttl, _) = command {
+        precondition(!key.isEmpty && !key.contains(" "), "a key is one word")
+        precondition(ttl.map { $0 > 0 } ?? true, "a TTL is positive")
+        precondition(line.contains(value), "the value comes from the line")
+    }
 }

@@ -15,7 +15,8 @@
 //    event must carry a version above the key's `barrier`: the newest recorded version of the key,
 //    and at least the `floor`, below which changes may have been forgotten (see below).
 //
-// Bounds: at most `capacity` keys are recorded. The oldest record falls off first; the ticket
+// Bounds: at most `capacity` keys are recorded, and the key order holds at most twice as many
+// entries as there are recorded keys (plus a slack), however often they change. The oldest record falls off first; the ticket
 // floor rises to its ticket (a read older than that is conservatively refused: it costs a later
 // GET) and the version floor to its version (a set that old is conservatively refused: the key is
 // then read from Redis when needed). A clear empties the record and raises both floors.
@@ -67,11 +68,16 @@ final class InvalidationLog: Sendable {
     /// Keys recorded before the oldest fall off: 100k keys (~10 MB at most), far more than can
     /// change during one GET round trip.
     static let capacity = 100_000
+    /// Stale order entries tolerated beyond twice the live ones before a compaction.
+    static let compactionSlack = 1_024
     /// Unverified floor raises kept apart (each is a clear with a version above the horizon;
     /// clears are rare, so a handful covers the time until the next ping verifies them).
     static let pendingLimit = 16
 
     private let state = Locked(State())
+
+    /// Entries of the key order, stale ones included (for tests of the bound).
+    var orderEntries: Int { state.withLock { $0.order.count - $0.orderStart } }
 
     /// The ticket a read takes before it asks Redis.
     func ticket() -> UInt64 {
@@ -88,6 +94,13 @@ final class InvalidationLog: Sendable {
             let previous = state.changed[key]?.version ?? 0
             state.changed[key] = Change(ticket: state.ticket, version: max(previous, version))
             state.order.append((key, state.ticket))
+            if state.order.count - state.orderStart > 2 * state.changed.count + InvalidationLog.compactionSlack {
+                // Most entries are stale (their key changed again since): keep the live ones, in
+                // order, so that the record's memory follows the keys that changed, not the
+                // changes (a soak run of 2,000 hot keys grew by 2.5 MB in 200 s before this).
+                state.order = state.order[state.orderStart...].filter { state.changed[$0.key]?.ticket == $0.ticket }
+                state.orderStart = 0
+            }
             guard state.order.count - state.orderStart > InvalidationLog.capacity else { return }
             let oldest = state.order[state.orderStart]
             state.orderStart += 1

@@ -1,7 +1,8 @@
-// PodSession: one command line in, one answer line out.
+// PodSession: one command line in, one answer line out (the parsing is PodLineProtocol's).
 
 import DistributedCache
 import Foundation
+import PodLineProtocol
 
 struct PodSession: Sendable {
     let cache: SyncedCache
@@ -16,63 +17,45 @@ struct PodSession: Sendable {
         guard let line else {
             return Answer(text: "error: line too long (limit \(StandardInputLines.maximumLength) bytes)")
         }
-        let trimmed = line.hasSuffix("\r") ? line.dropLast() : line
-        let words = trimmed.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard let command = words.first, !command.isEmpty else { return Answer(text: "error: empty command") }
+        let command: PodCommand
+        switch PodCommand.parse(line) {
+        case .success(let parsed): command = parsed
+        case .failure(let error): return Answer(text: "error: \(oneLine(error.message))")
+        }
         do {
             switch command {
-            case "set", "setinv":
-                guard words.count == 3, !words[1].isEmpty else { return usage("\(command) KEY VALUE [ttl=MS]") }
-                let (value, ttl) = try splitTTL(words[2])
-                if command == "set" {
-                    try await cache.set(String(words[1]), value, ttl: ttl)
+            case .set(let key, let value, let ttl, let invalidateOnly):
+                let ttl = ttl.map { Duration.milliseconds($0) }
+                if invalidateOnly {
+                    try await cache.setWithInvalidate(key, value, ttl: ttl)
                 } else {
-                    try await cache.setWithInvalidate(String(words[1]), value, ttl: ttl)
+                    try await cache.set(key, value, ttl: ttl)
                 }
                 return Answer(text: "ok")
-            case "get", "peek":
-                guard words.count == 2, !words[1].isEmpty else { return usage("\(command) KEY") }
-                let key = String(words[1])
-                let value = command == "get"
-                    ? try await cache.get(key, as: String.self) : cache.localValue(forKey: key, as: String.self)
+            case .get(let key):
+                let value = try await cache.get(key, as: String.self)
                 return Answer(text: value.map { "hit \(oneLine($0))" } ?? "miss")
-            case "del":
-                guard words.count == 2, !words[1].isEmpty else { return usage("del KEY") }
-                try await cache.delete(String(words[1]))
+            case .peek(let key):
+                return Answer(text: cache.localValue(forKey: key, as: String.self).map { "hit \(oneLine($0))" } ?? "miss")
+            case .delete(let key):
+                try await cache.delete(key)
                 return Answer(text: "ok")
-            case "clear":
-                guard words.count == 1 else { return usage("clear") }
+            case .clear:
                 try await cache.clear()
                 return Answer(text: "ok")
-            case "stats":
+            case .stats:
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 return Answer(text: String(decoding: try encoder.encode(cache.stats), as: UTF8.self))
-            case "ping":
+            case .ping:
                 return Answer(text: cache.isClosed ? "error: closed" : "pong")
-            case "quit":
+            case .quit:
                 return Answer(text: "bye", quit: true)
-            default:
-                return Answer(text: "error: unknown command \"\(oneLine(String(command.prefix(80))))\" (try set, setinv, get, peek, del, clear, stats, ping, quit)")
             }
         } catch {
             return Answer(text: "error: \(oneLine("\(error)"))")
         }
     }
-
-    /// "VALUE ttl=MS" -> (VALUE, MS); a value without a trailing ttl= word is taken whole.
-    private func splitTTL(_ text: Substring) throws -> (String, Duration?) {
-        guard let space = text.lastIndex(of: " "), text[text.index(after: space)...].hasPrefix("ttl=") else {
-            return (String(text), nil)
-        }
-        let digits = text[text.index(after: space)...].dropFirst(4)
-        guard let milliseconds = Int(digits), milliseconds > 0 else {
-            throw CacheError.invalidOption(name: "ttl", reason: "expected ttl=MILLISECONDS (> 0), got \"ttl=\(digits)\"")
-        }
-        return (String(text[..<space]), .milliseconds(milliseconds))
-    }
-
-    private func usage(_ form: String) -> Answer { Answer(text: "error: usage: \(form)") }
 
     /// Answers must stay on one line.
     private func oneLine(_ text: String) -> String {
