@@ -125,8 +125,7 @@ extension Bench {
 }
 
 /// A local cache that stores nothing, so that every read goes to Redis and no fill costs anything.
-final class NeverStoringCache: LocalCache, @unchecked Sendable {
-    // @unchecked Sendable: no state at all.
+final class NeverStoringCache: LocalCache, Sendable {
     func value(forKey key: String) -> LocalValue? { nil }
     func setValue(_ value: LocalValue, forKey key: String, cost: Int, ttl: Duration?) -> Bool { false }
     func removeValue(forKey key: String) -> Bool { false }
