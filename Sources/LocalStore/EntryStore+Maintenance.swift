@@ -5,9 +5,8 @@
 // (MaintenanceThread.swift), which a writer wakes after each write and a reader when its ring
 // fills; also in removals (which apply what is pending first, so the policy sees a key's writes in
 // order), in a writer that found the write buffer full, and on every write of a store with
-// manual upkeep. Writes are applied before reads, so the hits of a new entry count. Readers
-// never run it: on a busy store a ring laps before it is drained and its oldest reads are
-// dropped, which the policy tolerates by design (Caffeine's and Ristretto's read buffers are
+// manual upkeep. Reads are applied before writes, as in Caffeine. Readers never run it: on a
+// busy store a ring laps before it is drained and its oldest reads are dropped, which the policy tolerates by design (Caffeine's and Ristretto's read buffers are
 // lossy too); hit and miss counts are kept apart and stay exact. Memory retired meanwhile is
 // collected after the lock is released.
 
@@ -46,11 +45,12 @@ extension EntryStore {
         collectRetired()
     }
 
-    /// Applies the buffered writes, then the recorded reads, and retires what they took out.
-    /// Policy lock held.
+    /// Applies the recorded reads, then the buffered writes (Caffeine's order: the reads that
+    /// came before a write weigh in the evictions it causes; a read of an entry whose insert is
+    /// still buffered is dropped, as the policy has not linked it yet). Policy lock held.
     func applyPending(_ state: inout PolicyState) {
-        applyBufferedWrites(&state)
         ReadReplay.apply(threadBlocks, to: state.engine)
+        applyBufferedWrites(&state)
     }
 
     /// ``applyPending(_:)`` under the policy lock, then frees retired memory if enough waits.

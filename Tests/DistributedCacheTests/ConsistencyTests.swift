@@ -116,8 +116,10 @@ func killSubscription(of cache: SyncedCache, on server: RedisServer) async throw
 
     /// While the channel is broken, local entries are served only within the staleness limit.
     @Test func degradedMode_servesLocalOnlyWithinTheStalenessLimit() async throws {
+        // Scaled for sanitizer runs: the poll below must see the window before it closes.
+        let staleness = Duration.milliseconds(300).scaledForTests
         try await withCaches(1, configure: {
-            $0.maximumStaleness = .milliseconds(300)
+            $0.maximumStaleness = staleness
             $0.operationTimeout = .milliseconds(200)
             $0.reconnectBackoff = .init(initialDelay: .seconds(5), maximumDelay: .seconds(5))
         }) { caches, server async throws in
@@ -125,7 +127,7 @@ func killSubscription(of cache: SyncedCache, on server: RedisServer) async throw
             try await cache.set("k", "v")
             server.kill()
             await eventually("degraded") { cache.localValue(forKey: "k", as: String.self) == "v" && cache.stats.staleReads > 0 }
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: staleness + .milliseconds(100))
             #expect(cache.localValue(forKey: "k", as: String.self) == nil, "past the staleness limit")
             await #expect(throws: CacheError.self) { try await cache.get("k", as: String.self) }
             try await server.restart()

@@ -11,6 +11,8 @@ import TestSupport
 @Suite struct RemoteReadTests {
     /// Now on the wall clock, in Unix milliseconds (what the stored deadline is measured in).
     static var nowMilliseconds: Int64 { dc_clock_wall_ns() / 1_000_000 }
+    /// A short time to live for the expiry tests: 400 ms, scaled for sanitizer runs.
+    static var lifeMilliseconds: Int64 { Duration.milliseconds(400).scaledForTests.saturatingMilliseconds }
 
     @Test func writeScript_storesVersionAndDeadline() async throws {
         try await withCaches(1, configure: { $0.readerCanSetToRedis = true }) { caches, server async throws in
@@ -36,15 +38,17 @@ import TestSupport
     @Test func remoteHit_isOneGET_andKeepsTheStoredExpiry() async throws {
         try await withCaches(1, configure: { $0.pingInterval = .zero }) { caches, server async throws in
             let raw = try await rawClient(server)
-            let deadline = Self.nowMilliseconds + 400
-            _ = try await raw.send("SET", "dcache:k", "12@\(deadline):\"remote\"", "PX", "400")
+            // Lives long enough for the read under a sanitizer (scaled), not much longer.
+            let life = Self.lifeMilliseconds
+            let deadline = Self.nowMilliseconds + life
+            _ = try await raw.send("SET", "dcache:k", "12@\(deadline):\"remote\"", "PX", String(life))
             let gets = try await commandCalls(raw, "get")
             let pttls = try await commandCalls(raw, "pttl")
             #expect(try await caches[0].get("k", as: String.self) == "remote")
             #expect(try await commandCalls(raw, "get") - gets == 1)
             #expect(try await commandCalls(raw, "pttl") - pttls == 0)
             #expect(caches[0].localValue(forKey: "k", as: String.self) == "remote")
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: .milliseconds(life + 100))
             #expect(caches[0].localValue(forKey: "k", as: String.self) == nil)
             await raw.close()
         }
@@ -53,12 +57,13 @@ import TestSupport
     @Test func legacyHeader_asksPTTL_once() async throws {
         try await withCaches(1, configure: { $0.pingInterval = .zero }) { caches, server async throws in
             let raw = try await rawClient(server)
-            _ = try await raw.send("SET", "dcache:old", "7:\"legacy\"", "PX", "400")
+            let life = Self.lifeMilliseconds
+            _ = try await raw.send("SET", "dcache:old", "7:\"legacy\"", "PX", String(life))
             let pttls = try await commandCalls(raw, "pttl")
             #expect(try await caches[0].get("old", as: String.self) == "legacy")
             #expect(try await commandCalls(raw, "pttl") - pttls == 1)
             #expect(caches[0].localValue(forKey: "old", as: String.self) == "legacy")
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: .milliseconds(life + 100))
             #expect(caches[0].localValue(forKey: "old", as: String.self) == nil)
             await raw.close()
         }

@@ -199,8 +199,12 @@ struct ThreadBlock {
     @inlinable
     func append(_ read: UInt64) -> Bool {
         let position = written.load(ordering: .relaxed)
+        // Release, like the cursor below: a drainer racing with a lap may read this slot before
+        // the cursor says it was written, and then reads the entry it names; the slot's own
+        // release/acquire pair makes the entry's contents visible to it (free on x86, where
+        // every store is a release).
         word(ThreadBlocks.ringOffset + (Int(truncatingIfNeeded: position) & ringMask) &* 8)
-            .store(read, ordering: .relaxed)
+            .store(read, ordering: .releasing)
         let next = position &+ 1
         written.store(next, ordering: .releasing)
         return Int(truncatingIfNeeded: next) & ringMask == 0
@@ -216,7 +220,7 @@ struct ThreadBlock {
         if end &- position > size { position = end &- size }
         let ring = (base + ThreadBlocks.ringOffset).assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self)
         while position < end {
-            body(UnsafeAtomic(at: ring + (Int(truncatingIfNeeded: position) & ringMask)).load(ordering: .relaxed))
+            body(UnsafeAtomic(at: ring + (Int(truncatingIfNeeded: position) & ringMask)).load(ordering: .acquiring))
             position &+= 1
         }
         drained.store(end, ordering: .relaxed)
