@@ -1,6 +1,8 @@
 #include "dc_loop.h"
 #include "dc_internal.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +81,15 @@ dc_loop_t *dc_loop_create(const dc_loop_hooks_t *hooks, void *privdata, const ch
 
 static void loop_thread_main(void *arg) {
     dc_loop_t *loop = arg;
+    /* hiredis writes with write(2), not send(MSG_NOSIGNAL): a write to a connection the server
+     * just closed raises SIGPIPE, whose default action ends the process. Every socket lives on
+     * this thread, so blocking the signal here contains it (the write fails with EPIPE and the
+     * connection reports the loss) without changing the application's own handling. A blocked
+     * SIGPIPE stays pending on this thread and is never delivered. */
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
     current_loop = loop;
     loop->thread_id = uv_thread_self();
     uv_run(&loop->uv, UV_RUN_DEFAULT);
