@@ -159,8 +159,11 @@ struct Probe {
             for name in names { checksum &+= dictionary[name]?.id ?? 0 }
             return measured { checksum &+= dictionary[names[$0]]?.id ?? 0 }
         case .insert:
+            // Manual upkeep: every write is applied, and every retired table freed, on this thread,
+            // whose allocation counters are the ones read (with the maintenance thread, frees it
+            // did would count as held memory here).
             let store = try ShardedCache<Payload>(
-                configuration: .init(capacity: .entries(names.count), hashSeed: 7))
+                configuration: .init(capacity: .entries(names.count), hashSeed: 7, upkeep: .manual))
             let payloads = names.indices.map { Payload($0) }
             let inserts = min(arguments.count, names.count)
             let before = dc_alloc_thread_allocated_bytes()
