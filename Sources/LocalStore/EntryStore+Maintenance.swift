@@ -81,7 +81,7 @@ extension EntryStore {
                 replacement._withUnsafeGuaranteedRef { entry in
                     old._withUnsafeGuaranteedRef { previous in
                         scheduleExpiry(of: entry, in: &state)
-                        if previous.expires { state.expiringEntries -= 1 }
+                        left(previous, in: &state)
                         engine.replace(previous, with: entry) { victim, cause in
                             evicted(victim, cause, newEntry: entry, in: &state)
                         }
