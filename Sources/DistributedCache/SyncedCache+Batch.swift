@@ -71,6 +71,7 @@ extension SyncedCache {
         let ttl = try resolveTTL(ttl)
         let ttlMilliseconds = ttl?.saturatingMillisecondsRoundedUp
         let operation: RedisLayout.WriteOperation = options.readerCanSetToRedis ? .set : .announce
+        let ticket = tracks ? changes.ticket() : 0
         let versions = try await pipelinedWrites(prepared.map { (operation, $0.key, $0.bytes, Action.set) }, ttlMilliseconds)
         var firstError: CacheError?
         for (item, result) in zip(prepared, versions) {
@@ -79,6 +80,12 @@ extension SyncedCache {
                 if error.mayHaveRun { forgetLocally(item.key) }
                 firstError = firstError ?? error
             case .success(let version):
+                if tracks && !changes.mayCache(item.key, readAt: ticket) {
+                    // Another client's change was reported meanwhile (see write(_:_:decoded:...)).
+                    forgetLocally(item.key)
+                    counters.increment(.sets)
+                    continue
+                }
                 changes.recordChange(of: item.key, version: version, horizon: horizon.current)
                 let expiresAt = ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
                 local.store(item.key, item.value, version: version, expiresAt: expiresAt) { current in
@@ -138,15 +145,17 @@ extension SyncedCache {
                     case .delete: commands.append(["DEL", layout.dataKey(item.key)])
                     case .announce: break
                     }
-                    let event = Event(key: item.key, sender: podID, action: item.action,
-                                      value: item.action == .set ? item.bytes : [])
-                    commands.append(["PUBLISH", layout.channel, outgoing(event)])
+                    if !layout.eventChannel(for: item.operation).isEmpty {
+                        let event = Event(key: item.key, sender: podID, action: item.action,
+                                          value: item.action == .set ? item.bytes : [])
+                        commands.append(["PUBLISH", layout.channel, outgoing(event)])
+                    }
                 }
                 let replies = try await client.pipeline(commands)
                 var results: [Result<UInt64, CacheError>] = []
                 var index = 0
                 for item in items {
-                    let width = item.operation == .announce ? 1 : 2
+                    let width = (item.operation == .announce ? 0 : 1) + (layout.eventChannel(for: item.operation).isEmpty ? 0 : 1)
                     let failure = replies[index..<(index + width)].compactMap { reply -> CacheError? in
                         if case .failure(let error) = reply { return .redis(error) }
                         return nil

@@ -29,7 +29,10 @@ extension SyncedCache {
 
     /// A message arrived on one of our channels. Loop thread.
     func receive(_ message: RedisPubSubMessage) {
-        guard message.channel == layout.channel else { return receivePing(message) }
+        guard message.channel == layout.channel else {
+            if message.channel == RedisSubscriber.trackingChannel { return receiveTrackingInvalidation(message) }
+            return receivePing(message)
+        }
         counters.increment(.eventsReceived)
         guard message.payload.count <= maximumEventSize else {
             return malformed("oversized payload of \(message.payload.count) bytes")

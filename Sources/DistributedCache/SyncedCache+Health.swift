@@ -129,7 +129,10 @@ extension SyncedCache {
         if actions.resync {
             Task { [weak self] in
                 guard let self else { return }
-                await self.resync()
+                guard await self.resync() else {
+                    self.health.watch.withLock { $0.resyncFailed(now: dc_clock_now_ns()) }
+                    return
+                }
                 let done = self.health.watch.withLock { $0.resyncFinished(now: dc_clock_now_ns()) }
                 self.carryOut(done, reason: "")
             }

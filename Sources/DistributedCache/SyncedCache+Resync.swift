@@ -14,8 +14,19 @@ import Primitives
 import RedisTransport
 
 extension SyncedCache {
-    func resync() async {
+    /// Resynchronizes; returns false when tracking mode could not turn tracking back on (the
+    /// instance then stays degraded, and the next ping back retries).
+    func resync() async -> Bool {
         let strategy = options.resyncStrategy
+        if tracks {
+            do {
+                try await enableTracking()
+            } catch {
+                report(CacheError.from(error), "resync: turning client tracking on")
+                dropEverything()
+                return false
+            }
+        }
         do {
             switch strategy {
             case .clear:
@@ -30,6 +41,7 @@ extension SyncedCache {
             dropEverything()
         }
         counters.increment(.resyncs)
+        return true
     }
 
     func dropEverything() {

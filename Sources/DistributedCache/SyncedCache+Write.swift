@@ -63,7 +63,9 @@ extension SyncedCache {
                 version = try await runWriteScript(.delete, key: key, bytes: [], action: .delete, ttlMilliseconds: nil)
             } else {
                 try await client.del(layout.dataKey(key))
-                try await client.publish(outgoing(Event(key: key, sender: podID, action: .delete)), to: layout.channel)
+                if !layout.eventChannel(for: .delete).isEmpty {
+                    try await client.publish(outgoing(Event(key: key, sender: podID, action: .delete)), to: layout.channel)
+                }
                 version = 0
             }
         } catch {
@@ -171,6 +173,9 @@ extension SyncedCache {
         let ttl = try resolveTTL(ttl)
         let ttlMilliseconds = ttl?.saturatingMillisecondsRoundedUp
         let storeInRedis = storeInRedis ?? options.readerCanSetToRedis
+        // Tracking invalidations carry no version: one that arrives while this write is out may
+        // be of a later write by another client (see SyncedCache+Tracking.swift).
+        let ticket = tracks ? changes.ticket() : 0
         let version: UInt64
         do {
             if layout.versioned {
@@ -182,8 +187,10 @@ extension SyncedCache {
                     try await client.set(
                         layout.dataKey(key), to: bytes, expiration: ttlMilliseconds.map { .milliseconds(Int($0)) })
                 }
-                let event = Event(key: key, sender: podID, action: action, value: action == .set ? bytes : [])
-                try await client.publish(outgoing(event), to: layout.channel)
+                if !layout.eventChannel(for: storeInRedis ? .set : .announce).isEmpty {
+                    let event = Event(key: key, sender: podID, action: action, value: action == .set ? bytes : [])
+                    try await client.publish(outgoing(event), to: layout.channel)
+                }
                 version = 0
             }
         } catch {
@@ -191,6 +198,11 @@ extension SyncedCache {
             if failure.mayHaveRun { forgetLocally(key) }
             report(failure, "set \(key)")
             throw failure
+        }
+        if tracks && !changes.mayCache(key, readAt: ticket) {
+            forgetLocally(key)
+            counters.increment(.sets)
+            return
         }
         changes.recordChange(of: key, version: version, horizon: horizon.current)
         let expiresAt = ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
@@ -245,7 +257,7 @@ extension SyncedCache {
                 ttlMilliseconds: ttlMilliseconds)))
             let keys: [any RESPArgument] = [layout.dataKey(key), layout.versionKey, layout.streamKey]
             let arguments: [any RESPArgument] = [
-                operation.rawValue, bytes, String(ttlMilliseconds ?? 0), layout.channel, event, String(version),
+                operation.rawValue, bytes, String(ttlMilliseconds ?? 0), layout.eventChannel(for: operation), event, String(version),
                 String(options.replayStreamLength),
             ]
             do {

@@ -117,10 +117,14 @@ public final class SyncedCache: Sendable {
             self?.subscriptionChanged(state)
             self?.noteRefusal(state, of: "subscription")
         }
-        client.addStateObserver { [weak self] state in self?.noteRefusal(state, of: "command connection") }
-        let channels = [layout.channel, layout.pingChannel(podID: podID)]
+        client.addStateObserver { [weak self] state in
+            self?.noteRefusal(state, of: "command connection")
+            self?.commandConnectionChanged(state)
+        }
+        let channels = [layout.channel, layout.pingChannel(podID: podID)] + (tracks ? [RedisSubscriber.trackingChannel] : [])
         do {
             try await subscriber.subscribe(channels)
+            if tracks { try await enableTracking() }
             if layout.versioned, options.resyncStrategy == .replay { try await startReplayCursor() }
         } catch {
             await shutDownTransport()
@@ -138,6 +142,7 @@ public final class SyncedCache: Sendable {
             metadata: [
                 "redis": "\(options.redisAddress)", "namespace": "\(layout.namespace)", "wireFormat": "\(options.wireFormat.rawValue)",
                 "channel": "\(layout.channel)", "clearScope": "\(options.clearScope.rawValue)",
+                "invalidation": "\(options.invalidation.rawValue)",
             ])
     }
 

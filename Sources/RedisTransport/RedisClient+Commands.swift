@@ -267,6 +267,30 @@ extension RedisClient {
         await updateSettings { $0.clientName = name }
     }
 
+    /// Turns on client tracking in broadcasting mode (`CLIENT TRACKING on REDIRECT <id> BCAST
+    /// PREFIX <prefix>... NOLOOP`) on the first command connection, after turning off whatever
+    /// tracking it had (the prefixes of a tracking connection cannot be changed in place). Redis
+    /// then sends every change of a key under the prefixes, made by any other client, to the
+    /// subscriber connection with that id, on ``RedisSubscriber/trackingChannel``.
+    ///
+    /// Tracking belongs to the connection: it ends when the connection breaks, and the
+    /// redirection breaks when the subscriber's connection does. Whoever relies on it calls this
+    /// again after either reconnects. With several command connections, writes sent through the
+    /// others are reported too (NOLOOP spares only the tracking connection's own, and Redis 7.0
+    /// reports even those when a script made them).
+    /// - Parameters:
+    ///   - clientID: the subscriber's ``RedisSubscriber/clientID``.
+    ///   - prefixes: key prefixes to track; empty tracks every key.
+    /// - Throws: ``RedisError/server(_:)`` when Redis refuses (before 6.0, or without permission).
+    public nonisolated(nonsending) func enableTracking(redirectTo clientID: Int64, prefixes: [String]) async throws {
+        var on = ["CLIENT", "TRACKING", "on", "REDIRECT", String(clientID), "BCAST"]
+        for prefix in prefixes { on += ["PREFIX", prefix] }
+        on.append("NOLOOP")
+        for arguments in [["CLIENT", "TRACKING", "off"], on] {
+            try await send(arguments, on: connections[0])
+        }
+    }
+
     private nonisolated(nonsending) func integer(_ arguments: [any RESPArgument], _ name: String) async throws -> Int {
         try integer(try await send(arguments), name)
     }

@@ -171,13 +171,17 @@ public final class RedisClient: @unchecked Sendable {
 
     /// Sends the same command on every connection (for connection state such as SELECT).
     nonisolated(nonsending) func broadcast(_ arguments: [String]) async throws {
-        for connection in connections {
-            let command = try PendingCommand.make(arguments: arguments, limit: maximumArgumentSize, timeout: commandTimeout)
-            command.header.connection = Unmanaged.passUnretained(connection)
-            _ = try await withUnsafeThrowingContinuation { continuation in
-                command.header.completion = .continuation(continuation)
-                eventLoop.submit(.command(command))
-            }
+        for connection in connections { _ = try await send(arguments, on: connection) }
+    }
+
+    /// Sends a command on one given connection (for connection state).
+    @discardableResult
+    nonisolated(nonsending) func send(_ arguments: [String], on connection: RedisConnection) async throws -> RESPValue {
+        let command = try PendingCommand.make(arguments: arguments, limit: maximumArgumentSize, timeout: commandTimeout)
+        command.header.connection = Unmanaged.passUnretained(connection)
+        return try await withUnsafeThrowingContinuation { continuation in
+            command.header.completion = .continuation(continuation)
+            eventLoop.submit(.command(command))
         }
     }
 

@@ -93,6 +93,9 @@ final class RedisConnection: @unchecked Sendable {
     @exclusivity(unchecked) private var everReady = false
     @exclusivity(unchecked) private var attempt = 0
     @exclusivity(unchecked) private var handshakeError: RedisError?
+    /// The server's id for this connection (`CLIENT ID`), learned in each handshake of a
+    /// subscriber connection; nil before, or when the server does not say.
+    @exclusivity(unchecked) private(set) var serverClientID: Int64?
     private lazy var tick = LoopTimer(on: loop) { [unowned self] in self.expireDeadlines() }
     @exclusivity(unchecked) private var tickRunning = false
     private lazy var reconnectTimer = LoopTimer(on: loop) { [unowned self] in self.reconnect() }
@@ -330,30 +333,41 @@ final class RedisConnection: @unchecked Sendable {
             return
         }
         setState(.handshaking, report: nil)
-        var steps: [[String]] = []
+        // Each step: its arguments, and what to do with a success reply (nil: nothing).
+        var steps: [(arguments: [String], onReply: ((RESPValue) -> Void)?)] = []
         if let password = configuration.password {
-            steps.append(["AUTH"] + (configuration.username.map { [$0] } ?? []) + [password])
+            steps.append((["AUTH"] + (configuration.username.map { [$0] } ?? []) + [password], nil))
         } else if let username = configuration.username {
             // An ACL user without a password (`nopass` users).
-            steps.append(["AUTH", username, ""])
+            steps.append((["AUTH", username, ""], nil))
         }
-        if configuration.database != 0 && !isSubscriber { steps.append(["SELECT", String(configuration.database)]) }
-        if let name = configuration.clientName { steps.append(["CLIENT", "SETNAME", name]) }
+        if configuration.database != 0 && !isSubscriber { steps.append((["SELECT", String(configuration.database)], nil)) }
+        if let name = configuration.clientName { steps.append((["CLIENT", "SETNAME", name], nil)) }
+        serverClientID = nil
+        if isSubscriber {
+            // Before SUBSCRIBE, which admits no other command: client tracking redirects
+            // invalidations to this id (RedisSubscriber.clientID).
+            steps.append((["CLIENT", "ID"], { [unowned self] reply in
+                if case .integer(let id) = reply, id > 0 { self.serverClientID = id }
+            }))
+        }
         guard !steps.isEmpty else { return handshakeFinished() }
         var remaining = steps.count
         for (index, step) in steps.enumerated() {
             let command: PendingCommand
             do {
                 command = try PendingCommand.make(
-                    arguments: step, limit: configuration.maximumArgumentSize, timeout: configuration.commandTimeout)
+                    arguments: step.arguments, limit: configuration.maximumArgumentSize, timeout: configuration.commandTimeout)
             } catch {
                 return abortHandshake(error)
             }
-            let isAuth = index == 0 && step[0] == "AUTH"
+            let isAuth = index == 0 && step.arguments[0] == "AUTH"
+            let onReply = step.onReply
             command.header.completion = .callback { [unowned self] result in
                 remaining -= 1
                 switch result {
-                case .success:
+                case .success(let reply):
+                    onReply?(reply)
                     if remaining == 0 && self.state == .handshaking && self.handshakeError == nil { self.handshakeFinished() }
                 case .failure(let error):
                     if self.handshakeError == nil {

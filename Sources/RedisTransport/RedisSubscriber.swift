@@ -25,14 +25,24 @@ public struct RedisPubSubMessage: Sendable, Equatable {
     public var channel: String
     /// The pattern that matched, for pattern subscriptions.
     public var pattern: String?
-    /// The payload, byte for byte.
+    /// The payload, byte for byte (empty when it is an array or a null).
     public var payload: [UInt8]
+    /// The payload's elements when Redis sent an array instead of a string: the invalidated keys
+    /// of a client-tracking message (channel ``RedisSubscriber/trackingChannel``). Nil otherwise.
+    public var elements: [[UInt8]]?
+    /// True when Redis sent a null payload: a client-tracking message after `FLUSHDB` or
+    /// `FLUSHALL`, meaning every key.
+    public var payloadIsNull: Bool
 
     /// Creates a message value.
-    public init(channel: String, pattern: String? = nil, payload: [UInt8]) {
+    public init(
+        channel: String, pattern: String? = nil, payload: [UInt8], elements: [[UInt8]]? = nil, payloadIsNull: Bool = false
+    ) {
         self.channel = channel
         self.pattern = pattern
         self.payload = payload
+        self.elements = elements
+        self.payloadIsNull = payloadIsNull
     }
 }
 
@@ -52,9 +62,14 @@ public final class RedisSubscriber: @unchecked Sendable {
         case overflow(dropped: Int)
     }
 
+    /// The channel on which Redis delivers client-tracking invalidations to the client named in
+    /// `CLIENT TRACKING on REDIRECT <id>` (RESP2's two-connection mode).
+    public static let trackingChannel = "__redis__:invalidate"
+
     /// The loop thread the connection lives on.
     public let eventLoop: EventLoop
     private let ownsEventLoop: Bool
+    private let currentClientID = Atomic<Int64>(0)
     let connection: RedisConnection
     let observers = StateObservers()
     private let handlers = Locked<[Int: @Sendable (RedisPubSubMessage) -> Void]>([:])
@@ -272,6 +287,14 @@ public final class RedisSubscriber: @unchecked Sendable {
 
     // MARK: - State
 
+    /// The server's id of the current connection (`CLIENT ID`), for `CLIENT TRACKING ... REDIRECT`;
+    /// nil before the first connection or when the server does not tell. A reconnection gets a
+    /// new id, set before observers see `.connected`.
+    public var clientID: Int64? {
+        let id = currentClientID.load(ordering: .acquiring)
+        return id > 0 ? id : nil
+    }
+
     /// The subscriber's state: `.connected` means connected and every subscription confirmed.
     public var connectionState: ConnectionState { observers.current }
 
@@ -295,6 +318,7 @@ extension RedisSubscriber: RedisConnectionDelegate {
     /// dropped and re-established, so a connection that accepts commands but never answers
     /// cannot leave the subscriber waiting forever.
     func connectionWillBecomeReady(_ connection: RedisConnection) {
+        currentClientID.store(connection.serverClientID ?? 0, ordering: .releasing)
         let state = loopState
         for waiter in state.waiters {
             for key in waiter.keys where key.hasPrefix("unsubscribe:") || key.hasPrefix("punsubscribe:") {
@@ -366,7 +390,22 @@ extension RedisSubscriber: RedisConnectionDelegate {
         }
         switch kind {
         case "message":
-            deliver(RedisPubSubMessage(channel: text(1), payload: bytes(2)))
+            guard let payload = r.element[2] else { return }
+            switch Int(payload.pointee.type) {
+            case Int(DC_REPLY_ARRAY):
+                let array = payload.pointee
+                var elements: [[UInt8]] = []
+                elements.reserveCapacity(array.elements)
+                for index in 0..<array.elements {
+                    guard let element = array.element[index], element.pointee.type == DC_REPLY_STRING else { continue }
+                    elements.append(Array(UnsafeRawBufferPointer(start: element.pointee.str, count: element.pointee.len)))
+                }
+                deliver(RedisPubSubMessage(channel: text(1), payload: [], elements: elements))
+            case Int(DC_REPLY_NIL):
+                deliver(RedisPubSubMessage(channel: text(1), payload: [], payloadIsNull: true))
+            default:
+                deliver(RedisPubSubMessage(channel: text(1), payload: bytes(2)))
+            }
         case "pmessage" where r.elements >= 4:
             deliver(RedisPubSubMessage(channel: text(2), pattern: text(1), payload: bytes(3)))
         case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":

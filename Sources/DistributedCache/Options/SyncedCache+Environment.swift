@@ -31,6 +31,7 @@ extension SyncedCache.Options {
         ("CACHE_NAMESPACE", "namespace"),
         ("CACHE_WIRE_FORMAT", "wireFormat (versioned | reference)"),
         ("CACHE_DEFAULT_TTL", "defaultTTL (Go duration)"),
+        ("CACHE_INVALIDATION", "invalidation (pubsub | tracking)"),
         ("CACHE_RESYNC_STRATEGY", "resyncStrategy (clear | revalidate | replay)"),
         ("CACHE_REPLAY_STREAM_LENGTH", "replayStreamLength"),
         ("CACHE_MAX_STALENESS", "maximumStaleness (Go duration)"),
@@ -90,6 +91,7 @@ extension SyncedCache.Options {
         if let value = reader.string("CACHE_NAMESPACE", allowEmpty: true) { options.namespace = value }
         if let value = try reader.choice("CACHE_WIRE_FORMAT", SyncedCache.WireFormat.self) { options.wireFormat = value }
         if let value = try reader.duration("CACHE_DEFAULT_TTL") { options.defaultTTL = value }
+        if let value = try reader.choice("CACHE_INVALIDATION", SyncedCache.InvalidationMode.self) { options.invalidation = value }
         if let value = try reader.choice("CACHE_RESYNC_STRATEGY", SyncedCache.ResyncStrategy.self) {
             options.resyncStrategy = value
         }

@@ -86,6 +86,22 @@ extension SyncedCache {
         case replay
     }
 
+    /// How this instance learns that a key changed in Redis.
+    public enum InvalidationMode: String, Sendable, CaseIterable {
+        /// The library's own events on ``Options/invalidationChannel`` (the reference's way, and
+        /// the default): writes made through the library reach every instance, set events with
+        /// their values; writes made to Redis by anything else do not.
+        case pubsub
+        /// Redis client-side caching in broadcasting mode (`CLIENT TRACKING ... BCAST PREFIX
+        /// <namespace>:`, Redis 6 or later): Redis itself reports every change of a key under the
+        /// namespace, by any client (a script, another service, `redis-cli`), and the local copy
+        /// is dropped; `FLUSHDB` and `FLUSHALL` clear the local cache. A write stored in Redis is
+        /// announced by Redis only (other instances re-read it when they need it); what Redis
+        /// cannot see (a set that is not stored in Redis, `invalidate`, tags, `clear`) still goes
+        /// out as an event. Every instance of a namespace must use the same mode.
+        case tracking
+    }
+
     /// What `clear()` removes from Redis.
     public enum ClearScope: String, Sendable, CaseIterable {
         /// The keys of this cache's namespace only (SCAN + UNLINK in batches). The default.
@@ -153,6 +169,9 @@ extension SyncedCache {
         public var wireFormat: WireFormat = .versioned
         /// Time to live of values set without one, in Redis and locally; nil: no expiry.
         public var defaultTTL: Duration?
+        /// How changes made by others reach the local cache: the library's events (default) or
+        /// Redis's client tracking, which also sees writes made without the library.
+        public var invalidation: InvalidationMode = .pubsub
         /// What to do after the subscription was interrupted (default: clear the local cache).
         public var resyncStrategy: ResyncStrategy = .clear
         /// Approximate number of events kept in the replay stream (versioned format only).

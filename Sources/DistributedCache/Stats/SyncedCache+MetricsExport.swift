@@ -18,6 +18,8 @@ extension SyncedCache {
             (\.invalidations, counter("invalidations")), (\.errors, counter("errors")), (\.resyncs, counter("resyncs")),
             (\.staleReads, counter("stale_reads")), (\.loads, counter("loads")),
             (\.forgedVersions, counter("forged_versions")),
+            (\.trackingInvalidations, counter("tracking_invalidations")), (\.refreshes, counter("refreshes")),
+            (\.loaderTimeouts, counter("loader_timeouts")),
         ]
         let size = Gauge(label: "dcache_local_entries", dimensions: dimensions)
         let healthy = Gauge(label: "dcache_channel_healthy", dimensions: dimensions)

@@ -48,6 +48,15 @@ extension SyncedCache {
         public var staleReads: UInt64 = 0
         /// Loader calls made by `getOrLoad`.
         public var loads: UInt64 = 0
+        /// Keys dropped because Redis reported them changed (``Options/invalidation`` `.tracking`),
+        /// flushes included.
+        public var trackingInvalidations: UInt64 = 0
+        /// Background refreshes of entries read near the end of their time to live
+        /// (``Options/refreshAhead``), loader calls included in `loads`.
+        public var refreshes: UInt64 = 0
+        /// Loads that passed ``Options/loaderSoftTimeout`` (a stale value was served) or
+        /// ``Options/loaderHardTimeout`` (the call failed).
+        public var loaderTimeouts: UInt64 = 0
         /// Keys whose local entry or tombstone carried a version Redis never handed out (a forged
         /// event), found out and dropped when they held back a later set.
         public var forgedVersions: UInt64 = 0
@@ -57,7 +66,7 @@ extension SyncedCache {
     enum StatKey: Int, CaseIterable {
         case remoteHits, remoteMisses, sets, deletes, clears
         case eventsReceived, eventsApplied, eventsIgnored, eventsMalformed, eventsRejected, invalidations
-        case errors, resyncs, staleReads, loads, forgedVersions
+        case errors, resyncs, staleReads, loads, forgedVersions, trackingInvalidations, refreshes, loaderTimeouts
     }
 }
 
@@ -113,6 +122,9 @@ extension SyncedCache {
         stats.staleReads = counters[.staleReads]
         stats.loads = counters[.loads]
         stats.forgedVersions = counters[.forgedVersions]
+        stats.trackingInvalidations = counters[.trackingInvalidations]
+        stats.refreshes = counters[.refreshes]
+        stats.loaderTimeouts = counters[.loaderTimeouts]
         return stats
     }
 }

@@ -14,7 +14,8 @@
 //   - a ping sent after the channel broke comes back, with the subscription confirmed: start the
 //     resynchronization (one at a time).
 //   - the resynchronization finished: healthy again, unless the channel broke while it ran (then
-//     the next ping that makes it back starts another).
+//     the next ping that makes it back starts another). One that failed to restore the channel
+//     (client tracking refused) leaves it broken, and the next ping back retries.
 //
 // Why evidence is measured from the subscription's confirmation too: after a reconnection the
 // old pings are lost, and judging the fresh subscription by them would declare it silent at once.
@@ -113,8 +114,15 @@ struct ChannelWatch {
         return actions
     }
 
-    /// The resynchronization finished (whether or not it succeeded: a failed one clears the local
-    /// cache, which is always correct).
+    /// The resynchronization could not put the channel back in working order (tracking mode could
+    /// not turn client tracking on): still broken, and the next ping that makes it back retries.
+    mutating func resyncFailed(now: Int64) {
+        resyncStartedAt = nil
+        brokenAt = now
+    }
+
+    /// The resynchronization finished (whether or not its strategy succeeded: a failed one clears
+    /// the local cache, which is always correct).
     mutating func resyncFinished(now: Int64) -> Actions {
         guard let started = resyncStartedAt else { return Actions() }
         resyncStartedAt = nil

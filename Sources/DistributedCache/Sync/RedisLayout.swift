@@ -28,11 +28,21 @@ struct RedisLayout: Sendable {
     let namespace: String
     let channel: String
     let versioned: Bool
+    /// Redis's client tracking announces changes of stored keys (SyncedCache+Tracking.swift).
+    let tracked: Bool
 
     init(options: SyncedCache.Options) {
         namespace = options.effectiveNamespace
         channel = options.invalidationChannel
         versioned = options.wireFormat == .versioned
+        tracked = options.invalidation == .tracking
+    }
+
+    /// The channel a write's event goes to, or "" when it is not published: under client
+    /// tracking, Redis itself announces a write that changes a stored key (a second announcement
+    /// would only arrive before Redis's and be undone by it).
+    func eventChannel(for operation: WriteOperation) -> String {
+        tracked && operation != .announce ? "" : channel
     }
 
     /// The Redis key of a cache key.
@@ -155,7 +165,7 @@ struct RedisLayout: Sendable {
     }
 
     /// KEYS: data key, version counter, stream. ARGV: operation, value, ttl ms ("0": none),
-    /// channel, event prefix, event suffix, stream max length ("0": no stream). Returns the
+    /// channel ("": do not publish), event prefix, event suffix, stream max length ("0": no stream). Returns the
     /// version.
     ///
     /// A missing counter (first write ever, or Redis restarted without its data) starts at the
@@ -222,7 +232,7 @@ struct RedisLayout: Sendable {
             redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], digits .. '-0', 'e', event)
           end
         end
-        redis.call('PUBLISH', ARGV[4], event)
+        if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], event) end
         return version
         """
 
@@ -248,7 +258,7 @@ struct RedisLayout: Sendable {
         (
             [dataKey(key), versionKey, streamKey],
             [
-                operation.rawValue, value, String(ttlMilliseconds ?? 0), channel, eventPrefix, eventSuffix,
+                operation.rawValue, value, String(ttlMilliseconds ?? 0), eventChannel(for: operation), eventPrefix, eventSuffix,
                 String(streamLength),
             ]
         )
