@@ -23,6 +23,9 @@ public enum CacheError: Error, Sendable, Equatable, CustomStringConvertible {
     case cancelled
     /// The loader passed to `getOrLoad` threw; the message is the loader's error.
     case loaderFailed(String)
+    /// The loader passed to `getOrLoad` did not answer within ``SyncedCache/Options/loaderHardTimeout``
+    /// (it goes on in the background, and its value is stored when it comes).
+    case loaderTimedOut(key: String, after: Duration)
     /// The cache was closed.
     case closed
 
@@ -43,6 +46,7 @@ public enum CacheError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidOption(let name, let reason): return "invalid option \(name): \(reason)"
         case .cancelled: return "cancelled"
         case .loaderFailed(let reason): return "loader failed: \(reason)"
+        case .loaderTimedOut(let key, let limit): return "the loader of \"\(key)\" did not answer within \(limit)"
         case .closed: return "cache is closed"
         }
     }

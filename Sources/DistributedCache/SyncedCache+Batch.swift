@@ -34,7 +34,7 @@ extension SyncedCache {
         }
         var firstError: CacheError?
         for (key, record) in zip(missing, records) {
-            guard let record else {
+            guard let record, !isStale(record) else {
                 counters.increment(.remoteMisses)
                 continue
             }
@@ -68,7 +68,7 @@ extension SyncedCache {
             }
             prepared.append((key, bytes, value))
         }
-        let ttl = try resolveTTL(ttl)
+        let ttl = try resolveTTL(ttl).map(jittered)
         let ttlMilliseconds = ttl?.saturatingMillisecondsRoundedUp
         let operation: RedisLayout.WriteOperation = options.readerCanSetToRedis ? .set : .announce
         let ticket = tracks ? changes.ticket() : 0
@@ -188,7 +188,8 @@ extension SyncedCache {
                     let (keys, arguments) = layout.writeArguments(
                         item.operation, key: item.key, value: item.bytes, ttlMilliseconds: ttlMilliseconds,
                         eventPrefix: prefix, eventSuffix: EventCodec.suffix(ttlMilliseconds: ttlMilliseconds),
-                        streamLength: options.replayStreamLength)
+                        streamLength: options.replayStreamLength,
+            staleRetentionMilliseconds: staleRetentionMilliseconds)
                     return ["EVALSHA", sha, keys.count] + keys + arguments
                 }
                 let replies = try await client.pipeline(commands)

@@ -71,14 +71,14 @@ extension SyncedCache {
     /// The bytes stored for `key` (as marshalled), from the local cache or Redis.
     /// - Throws: as ``get(_:as:)``.
     public nonisolated(nonsending) func getBytes(_ key: String) async throws(CacheError) -> [UInt8]? {
-        if let cached = local.readAny(key), health.servesLocal {
+        if let cached = local.readAny(key), !cached.isAbsent, health.servesLocal {
             noteStaleRead()
             if let bytes = cached.bytes { return bytes }
             if case .decoded(let decoded) = cached.payload, let bytes = try? decoded.marshal(with: marshaller) { return bytes }
         }
         try ensureOpen()
         try validate(key)
-        guard let record = try await remoteRecord(key) else {
+        guard let record = try await remoteRecord(key), !isStale(record) else {
             counters.increment(.remoteMisses)
             return nil
         }
@@ -95,7 +95,7 @@ extension SyncedCache {
         guard health.servesLocal else { return nil }
         noteStaleRead()
         if let found { return found }
-        guard let cached = local.peekAny(key) else { return nil }
+        guard let cached = local.peekAny(key), !cached.isAbsent else { return nil }
         let bytes: [UInt8]
         switch cached.payload {
         case .encoded(let stored): bytes = stored
@@ -125,7 +125,7 @@ extension SyncedCache {
         // Fail-safe: while Redis is unreachable, the local hit path above keeps serving what the
         // local cache holds (within the staleness limit once the channel is broken); only keys it
         // does not hold get here and fail.
-        guard let record = try await remoteRecord(key) else {
+        guard let record = try await remoteRecord(key), !isStale(record) else {
             counters.increment(.remoteMisses)
             if options.debugMode { logger.debug("get: miss", metadata: ["key": "\(key)"]) }
             return nil
@@ -143,6 +143,14 @@ extension SyncedCache {
         fill(key, record, decoded: value)
         if options.debugMode { logger.debug("get: remote hit", metadata: ["key": "\(key)", "version": "\(record.version)"]) }
         return value
+    }
+
+    /// A value past its deadline that Redis keeps only for the fail-safe (``Options/staleRetention``):
+    /// a miss for every read but getOrLoad's fallback. Without stale retention, a value that is
+    /// due by this machine's clock but still in Redis is the clocks' skew: it is returned, not
+    /// cached.
+    func isStale(_ record: RemoteRecord) -> Bool {
+        record.isDue && options.staleRetention > .zero
     }
 
     /// One read of `key` in flight: concurrent callers share it (``SingleFlight``).
@@ -225,7 +233,9 @@ extension SyncedCache {
         case .at(let deadline): ttl = RedisLayout.remainingTTL(untilUnixMilliseconds: deadline)
         case .unknown: ttl = .zero
         }
-        return (RemoteRecord(version: parsed.version, bytes: parsed.bytes, ttl: ttl, ticket: ticket), parsed.expiry)
+        var record = RemoteRecord(version: parsed.version, bytes: parsed.bytes, ttl: ttl, ticket: ticket)
+        if case .at = parsed.expiry, ttl == .zero { record.isDue = true }
+        return (record, parsed.expiry)
     }
 
     /// The value of a GET reply, or of an element of an MGET reply.

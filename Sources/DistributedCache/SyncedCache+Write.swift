@@ -139,6 +139,14 @@ extension SyncedCache {
         return ttl
     }
 
+    /// `ttl` shortened by a random fraction of up to ``Options/ttlJitter`` (at least 1 ms), so that
+    /// keys written together expire apart. A batch draws once for all its keys.
+    func jittered(_ ttl: Duration) -> Duration {
+        guard options.ttlJitter > 0 else { return ttl }
+        let kept = 1 - Double.random(in: 0..<options.ttlJitter)
+        return max(.milliseconds(1), .nanoseconds(Int64(Double(ttl.saturatingNanoseconds) * kept)))
+    }
+
     /// Drops the local copy of a key after a write whose outcome is unknown (see the note at the
     /// top of this file); in-flight reads of it will not cache what they bring back either.
     func forgetLocally(_ key: String) {
@@ -170,7 +178,7 @@ extension SyncedCache {
         guard bytes.count <= options.maximumValueSize else {
             throw .valueTooLarge(size: bytes.count, limit: options.maximumValueSize)
         }
-        let ttl = try resolveTTL(ttl)
+        let ttl = try resolveTTL(ttl).map(jittered)
         let ttlMilliseconds = ttl?.saturatingMillisecondsRoundedUp
         let storeInRedis = storeInRedis ?? options.readerCanSetToRedis
         // Tracking invalidations carry no version: one that arrives while this write is out may
@@ -231,7 +239,8 @@ extension SyncedCache {
             key: key, sender: podID, action: action, value: action == .set ? bytes : [], versioned: true)
         let (keys, arguments) = layout.writeArguments(
             operation, key: key, value: bytes, ttlMilliseconds: ttlMilliseconds, eventPrefix: prefix,
-            eventSuffix: EventCodec.suffix(ttlMilliseconds: ttlMilliseconds), streamLength: options.replayStreamLength)
+            eventSuffix: EventCodec.suffix(ttlMilliseconds: ttlMilliseconds), streamLength: options.replayStreamLength,
+            staleRetentionMilliseconds: staleRetentionMilliseconds)
         let reply = try await client.run(RedisLayout.writeScript, keys: keys, arguments: arguments)
         guard case .integer(let version) = reply, version > 0, UInt64(version) <= SyncedCache.maximumVersion else {
             throw RedisError.protocolError("the write script replied \(reply)")
@@ -258,7 +267,7 @@ extension SyncedCache {
             let keys: [any RESPArgument] = [layout.dataKey(key), layout.versionKey, layout.streamKey]
             let arguments: [any RESPArgument] = [
                 operation.rawValue, bytes, String(ttlMilliseconds ?? 0), layout.eventChannel(for: operation), event, String(version),
-                String(options.replayStreamLength),
+                String(options.replayStreamLength), String(staleRetentionMilliseconds),
             ]
             do {
                 let reply = try await client.run(RedisLayout.signedWriteScript, keys: keys, arguments: arguments)
@@ -276,6 +285,9 @@ extension SyncedCache {
         }
         throw RedisError.server("could not claim a version in \(Self.signedWriteAttempts) attempts (heavy write contention)")
     }
+
+    /// ``Options/staleRetention`` in milliseconds, for the write scripts.
+    var staleRetentionMilliseconds: Int64 { options.staleRetention.saturatingMillisecondsRoundedUp }
 
     /// Tries of a signed write before it gives up (each lost one means another writer won).
     static let signedWriteAttempts = 16

@@ -61,8 +61,10 @@ public final class SyncedCache: Sendable {
     let logger: Logger
     /// Remote reads in flight, one per key.
     let flights = SingleFlight<RemoteRecord?>()
-    /// getOrLoad loads in flight, one per key.
-    let loads = SingleFlight<[UInt8]>()
+    /// getOrLoad loads in flight, one per key: the marshalled value, or nil for an absent one.
+    let loads = SingleFlight<[UInt8]?>()
+    /// Keys being refreshed ahead of their expiry (``Options/refreshAhead``).
+    let refreshing = Locked<Set<String>>([])
     let background = Locked<[Task<Void, Never>]>([])
     /// Connections Redis refused since they last connected (see `noteRefusal`).
     let refusedConnections = Locked<Set<String>>([])
@@ -280,4 +282,7 @@ struct RemoteRecord: Sendable {
     var ttl: Duration?
     /// The InvalidationLog ticket taken before the read.
     var ticket: UInt64
+    /// The deadline in the stored header has passed (by this machine's clock): a stale value
+    /// that Redis keeps for ``SyncedCache/Options/staleRetention``, or clock skew.
+    var isDue = false
 }

@@ -71,6 +71,18 @@ enum LocalLayer: Sendable {
         }
     }
 
+    /// The monotonic deadline (ns; `Int64.max`: none) of the entry for `key`, without recording a
+    /// read and without allocating; nil when absent.
+    @usableFromInline
+    func expiry(ofKey key: String) -> Int64? {
+        switch self {
+        case .builtIn(let store):
+            return store.peekEntry(forKey: key, hash: store.hash(key)) { $0.expiresAt }
+        case .custom(let cache):
+            return cache.value(forKey: key)?.expiresAt
+        }
+    }
+
     /// The version of the entry for `key`, without recording a read; nil when absent.
     func version(ofKey key: String) -> UInt64? {
         switch self {

@@ -65,6 +65,12 @@ public final class LocalValue: Sendable {
         return (box as? DecodedBox<Value>)?.value
     }
 
+    /// True for getOrLoad's record of an absent value (negative caching), which no read returns.
+    var isAbsent: Bool {
+        guard case .decoded(let decoded) = payload else { return false }
+        return decoded.anyValue is AbsentValue
+    }
+
     /// Time left before the deadline (nil: none; zero or less: already due).
     var remainingTTL: Duration? {
         expiresAt == Int64.max ? nil : .nanoseconds(expiresAt.subtractingReportingOverflow(dc_clock_now_ns()).partialValue)

@@ -42,6 +42,12 @@ extension SyncedCache.Options {
         ("CACHE_MAX_KEY_SIZE", "maximumKeySize (bytes)"),
         ("CACHE_MAX_BATCH_SIZE", "maximumBatchSize (keys)"),
         ("CACHE_SIGNING_SECRETS", "signingSecrets (comma-separated; the first signs)"),
+        ("CACHE_LOAD_LOCK_TTL", "loadLockTTL (Go duration)"),
+        ("CACHE_REFRESH_AHEAD", "refreshAhead (fraction of the TTL, 0 < f < 1)"),
+        ("CACHE_TTL_JITTER", "ttlJitter (fraction, 0 <= f < 1)"),
+        ("CACHE_STALE_RETENTION", "staleRetention (Go duration; 0 disables)"),
+        ("CACHE_LOADER_SOFT_TIMEOUT", "loaderSoftTimeout (Go duration)"),
+        ("CACHE_LOADER_HARD_TIMEOUT", "loaderHardTimeout (Go duration)"),
     ]
 
     /// Options from environment variables (see ``environmentVariables``), over `base`.
@@ -106,6 +112,12 @@ extension SyncedCache.Options {
         if let value = reader.string("CACHE_SIGNING_SECRETS") {
             options.signingSecrets = value.split(separator: ",").map(String.init)
         }
+        if let value = try reader.duration("CACHE_LOAD_LOCK_TTL") { options.loadLockTTL = value }
+        if let value = try reader.fraction("CACHE_REFRESH_AHEAD") { options.refreshAhead = value }
+        if let value = try reader.fraction("CACHE_TTL_JITTER") { options.ttlJitter = value }
+        if let value = try reader.duration("CACHE_STALE_RETENTION", allowZero: true) { options.staleRetention = value }
+        if let value = try reader.duration("CACHE_LOADER_SOFT_TIMEOUT") { options.loaderSoftTimeout = value }
+        if let value = try reader.duration("CACHE_LOADER_HARD_TIMEOUT") { options.loaderHardTimeout = value }
         do {
             try options.validate()
         } catch let CacheError.invalidOption(name, reason) {
@@ -125,6 +137,15 @@ private struct EnvironmentReader {
     mutating func string(_ name: String, allowEmpty: Bool = false) -> String? {
         guard let value = environment[name], allowEmpty || !value.isEmpty else { return nil }
         used.insert(name)
+        return value
+    }
+
+    /// A decimal fraction such as 0.8 (its range is checked by `Options.validate()`).
+    mutating func fraction(_ name: String) throws(CacheError) -> Double? {
+        guard let text = string(name) else { return nil }
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+            throw .invalidOption(name: name, reason: "expected a decimal fraction such as 0.8, got \"\(text)\"")
+        }
         return value
     }
 

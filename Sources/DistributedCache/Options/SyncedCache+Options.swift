@@ -208,6 +208,29 @@ extension SyncedCache {
         /// How long a `getOrLoad` loading marker in Redis protects a key from concurrent loads
         /// by other instances.
         public var loadLockTTL: Duration = .seconds(10)
+        /// Eager refresh: a `getOrLoad` that finds its value in the local cache after this
+        /// fraction of its time to live has passed (0.8: in the last 20 %) refreshes it in the
+        /// background through its loader, once per instance and, through the loading marker,
+        /// usually once across instances; readers keep getting the current value meanwhile, so a
+        /// hot key never expires under load. In 0 < f < 1; nil (the default) turns it off.
+        public var refreshAhead: Double?
+        /// Spreads expirations: every written time to live is shortened by a random fraction of
+        /// up to this much (0.1: by 0 to 10 %), so that keys written together do not expire
+        /// together. In 0 ..< 1; 0, the default, for exact TTLs.
+        public var ttlJitter: Double = 0
+        /// Fail-safe: how long Redis keeps a value after its time to live ended. Such a value is
+        /// never returned by `get`, but `getOrLoad` serves it when its loader throws, or when the
+        /// loader takes longer than ``loaderSoftTimeout`` (the load then finishes in the
+        /// background and stores its value). Zero, the default, drops values at their TTL.
+        public var staleRetention: Duration = .zero
+        /// A `getOrLoad` whose loader has not answered within this long serves the stale value
+        /// Redis still holds (see ``staleRetention``), if any, and lets the loader finish in the
+        /// background. Nil (the default): no soft limit.
+        public var loaderSoftTimeout: Duration?
+        /// A `getOrLoad` whose loader has not answered within this long fails with
+        /// ``CacheError/loaderTimedOut(key:after:)``; the loader finishes in the background and
+        /// its value is still stored. Nil (the default): no limit.
+        public var loaderHardTimeout: Duration?
         /// A loop to share with other clients; nil starts one for this cache.
         public var eventLoop: EventLoop?
         /// Spacing of reconnection attempts after Redis connections fail.
@@ -243,6 +266,8 @@ extension SyncedCache {
             let durations: [(String, Duration?)] = [
                 ("defaultTTL", defaultTTL), ("operationTimeout", operationTimeout), ("maximumStaleness", maximumStaleness),
                 ("pingInterval", pingInterval), ("pingTimeout", pingTimeout), ("loadLockTTL", loadLockTTL),
+                ("staleRetention", staleRetention), ("loaderSoftTimeout", loaderSoftTimeout),
+                ("loaderHardTimeout", loaderHardTimeout),
             ]
             for case let (name, duration?) in durations where duration > SyncedCache.maximumTTL {
                 try fail(name, "must be at most \(SyncedCache.maximumTTL) (100 years), got \(duration)")
@@ -260,6 +285,16 @@ extension SyncedCache {
                 try fail("signingSecrets", "each secret needs at least \(EventSigner.minimumSecretLength) bytes, one has \(secret.utf8.count)")
             }
             if loadLockTTL <= .zero { try fail("loadLockTTL", "must be positive") }
+            if let refreshAhead, !(refreshAhead > 0 && refreshAhead < 1) {
+                try fail("refreshAhead", "must be a fraction of the TTL in 0 < f < 1, got \(refreshAhead)")
+            }
+            if !(ttlJitter >= 0 && ttlJitter < 1) { try fail("ttlJitter", "must be in 0 ..< 1, got \(ttlJitter)") }
+            if staleRetention < .zero { try fail("staleRetention", "must be >= 0") }
+            if let loaderSoftTimeout, loaderSoftTimeout <= .zero { try fail("loaderSoftTimeout", "must be positive") }
+            if let loaderHardTimeout, loaderHardTimeout <= .zero { try fail("loaderHardTimeout", "must be positive") }
+            if let loaderSoftTimeout, let loaderHardTimeout, loaderHardTimeout <= loaderSoftTimeout {
+                try fail("loaderHardTimeout", "must be longer than loaderSoftTimeout")
+            }
             if effectiveNamespace.contains(where: { "*?[]\\".contains($0) }) {
                 try fail("namespace", "must not contain glob characters * ? [ ] \\")
             }

@@ -165,8 +165,8 @@ struct RedisLayout: Sendable {
     }
 
     /// KEYS: data key, version counter, stream. ARGV: operation, value, ttl ms ("0": none),
-    /// channel ("": do not publish), event prefix, event suffix, stream max length ("0": no stream). Returns the
-    /// version.
+    /// channel ("": do not publish), event prefix, event suffix, stream max length ("0": no stream),
+    /// stale retention ms. Returns the version.
     ///
     /// A missing counter (first write ever, or Redis restarted without its data) starts at the
     /// server's clock in microseconds (1.8 × 10^15 in 2026) instead of 1: versions handed out
@@ -189,7 +189,7 @@ struct RedisLayout: Sendable {
     /// The write script of signed mode (``SyncedCache/Options/signingSecrets``): the writer has
     /// chosen the version and signed the complete event, so the script takes both as they are.
     /// KEYS as ``writeScript``; ARGV: operation, value, ttl ms ("0": none), channel, the signed
-    /// event, the version, stream max length ("0": no stream). The version must be above the
+    /// event, the version, stream max length ("0": no stream), stale retention ms. The version must be above the
     /// namespace's counter, which it then becomes; otherwise nothing is written and the reply is
     /// the error `DCACHE_VERSION_TAKEN <counter>`, and the writer tries again above it. So
     /// versions still only grow, and events are still published in version order.
@@ -206,7 +206,9 @@ struct RedisLayout: Sendable {
         """ + "\n" + writeScriptEffects)
 
     /// What both write scripts do once `version`, `digits` and `event` are set: write the value
-    /// (with its header) or delete it, append to the stream, publish, return the version.
+    /// (with its header) or delete it, append to the stream, publish, return the version. ARGV[8]
+    /// is how long Redis keeps a value past the deadline in its header (stale retention, for
+    /// getOrLoad's fail-safe: SyncedCache+Load.swift).
     private static let writeScriptEffects = """
         if ARGV[1] == 'set' then
           local deadline = '0'
@@ -216,7 +218,7 @@ struct RedisLayout: Sendable {
           end
           local stored = digits .. '@' .. deadline .. ':' .. ARGV[2]
           if ARGV[3] ~= '0' then
-            redis.call('SET', KEYS[1], stored, 'PX', ARGV[3])
+            redis.call('SET', KEYS[1], stored, 'PX', string.format('%d', tonumber(ARGV[3]) + tonumber(ARGV[8])))
           else
             redis.call('SET', KEYS[1], stored)
           end
@@ -253,13 +255,13 @@ struct RedisLayout: Sendable {
     /// The arguments of one write-script call.
     func writeArguments(
         _ operation: WriteOperation, key: String, value: [UInt8], ttlMilliseconds: Int64?,
-        eventPrefix: [UInt8], eventSuffix: [UInt8], streamLength: Int
+        eventPrefix: [UInt8], eventSuffix: [UInt8], streamLength: Int, staleRetentionMilliseconds: Int64
     ) -> (keys: [any RESPArgument], arguments: [any RESPArgument]) {
         (
             [dataKey(key), versionKey, streamKey],
             [
                 operation.rawValue, value, String(ttlMilliseconds ?? 0), eventChannel(for: operation), eventPrefix, eventSuffix,
-                String(streamLength),
+                String(streamLength), String(staleRetentionMilliseconds),
             ]
         )
     }
