@@ -23,6 +23,8 @@ public enum CacheError: Error, Sendable, Equatable, CustomStringConvertible {
     case cancelled
     /// The loader passed to `getOrLoad` threw; the message is the loader's error.
     case loaderFailed(String)
+    /// A tag given to `set(_:_:ttl:tags:)` or `invalidate(tag:)` is not a valid tag name.
+    case invalidTag(String)
     /// The loader passed to `getOrLoad` did not answer within ``SyncedCache/Options/loaderHardTimeout``
     /// (it goes on in the background, and its value is stored when it comes).
     case loaderTimedOut(key: String, after: Duration)
@@ -46,6 +48,7 @@ public enum CacheError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidOption(let name, let reason): return "invalid option \(name): \(reason)"
         case .cancelled: return "cancelled"
         case .loaderFailed(let reason): return "loader failed: \(reason)"
+        case .invalidTag(let reason): return "invalid tag: \(reason)"
         case .loaderTimedOut(let key, let limit): return "the loader of \"\(key)\" did not answer within \(limit)"
         case .closed: return "cache is closed"
         }

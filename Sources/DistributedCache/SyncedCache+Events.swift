@@ -98,12 +98,36 @@ extension SyncedCache {
             local.removeAll()
             counters.increment(.invalidations)
             counters.increment(.eventsApplied)
+        case .invalidateTag:
+            guard event.tags[event.key] != nil else { return malformed("an invalidate-tag event without the tag's generation") }
+            applyTagInvalidation(event)
+            counters.increment(.invalidations)
+            counters.increment(.eventsApplied)
+        }
+    }
+
+    /// Drops the local entries of an invalidated tag written before its new generation.
+    func applyTagInvalidation(_ event: Event) {
+        guard let generation = event.tags[event.key] else { return }
+        for key in tags.invalidate(event.key, generation: generation) {
+            changes.recordChange(of: key, version: 0, horizon: horizon.current)
+            local.remove(key) { _ in true }
         }
     }
 
     /// Applies a set event by the rule in the design note above.
     private func applySet(_ event: Event, version: UInt64) {
         let key = event.key
+        let tagged = event.tagGenerations
+        if !tagged.isEmpty {
+            // Written before one of its tags was invalidated: already invalid.
+            guard tags.isCurrent(tagged) else {
+                local.remove(key) { $0 < version || version == 0 }
+                counters.increment(.eventsIgnored)
+                return
+            }
+            tags.learn(tagged)
+        }
         var produced: (any Codable & Sendable)?
         if let hook = options.onSetLocalCache {
             do {
@@ -131,7 +155,7 @@ extension SyncedCache {
         guard version > 0 else {
             // Reference wire format: no versions, the last event wins.
             changes.recordChange(of: key, version: 0, horizon: horizon.current)
-            _ = store { _ in true }
+            if store(when: { _ in true }) { noteTags(key, tagged) }
             counters.increment(.eventsApplied)
             return
         }
@@ -143,6 +167,7 @@ extension SyncedCache {
         }
         if stored {
             changes.recordChange(of: key, version: version, horizon: horizon.current)
+            noteTags(key, tagged)
             counters.increment(.eventsApplied)
             return
         }

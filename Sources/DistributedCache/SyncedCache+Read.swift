@@ -175,7 +175,34 @@ extension SyncedCache {
         if case .unknown = expiry, let reply = try? await client.send("PTTL", dataKey) {
             record.ttl = Self.remainingTTL(reply: .success(reply))
         }
-        return record
+        if record.tags.isEmpty { return record }
+        var records: [RemoteRecord?] = [record]
+        try await dropInvalidated(&records)
+        return records[0]
+    }
+
+    /// Turns records whose tags were invalidated after their write into misses, first learning
+    /// the generations of tags this instance has not seen yet (one HMGET for all of them).
+    private func dropInvalidated(_ records: inout [RemoteRecord?]) async throws {
+        let unknown = Set(records.flatMap { $0.map { tags.unknown($0.tags) } ?? [] }).sorted()
+        if !unknown.isEmpty {
+            let reply = try await client.send(["HMGET", layout.tagsKey] + unknown)
+            guard case .array(let values) = reply, values.count == unknown.count else {
+                throw RedisError.protocolError("HMGET of tag generations replied \(reply)")
+            }
+            var learned: [TagGeneration] = []
+            for (tag, value) in zip(unknown, values) {
+                let text = value.string ?? "0"
+                guard let generation = UInt64(text), generation <= SyncedCache.maximumVersion else {
+                    throw RedisError.protocolError("tag \(tag) has the generation \"\(text.prefix(40))\"")
+                }
+                learned.append(TagGeneration(tag: tag, generation: generation))
+            }
+            tags.learn(learned)
+        }
+        for index in records.indices where !(records[index].map { tags.isCurrent($0.tags) } ?? true) {
+            records[index] = nil
+        }
     }
 
     /// Reads `keys` from Redis: one GET for one key, one MGET for several. In the versioned wire
@@ -219,6 +246,7 @@ extension SyncedCache {
             let replies = try await client.pipeline(unknownExpiry.map { ["PTTL", dataKeys[$0]] })
             for (index, reply) in zip(unknownExpiry, replies) { records[index]?.ttl = Self.remainingTTL(reply: reply) }
         }
+        if records.contains(where: { !($0?.tags.isEmpty ?? true) }) { try await dropInvalidated(&records) }
         return records
     }
 
@@ -233,7 +261,7 @@ extension SyncedCache {
         case .at(let deadline): ttl = RedisLayout.remainingTTL(untilUnixMilliseconds: deadline)
         case .unknown: ttl = .zero
         }
-        var record = RemoteRecord(version: parsed.version, bytes: parsed.bytes, ttl: ttl, ticket: ticket)
+        var record = RemoteRecord(version: parsed.version, bytes: parsed.bytes, ttl: ttl, ticket: ticket, tags: parsed.tags)
         if case .at = parsed.expiry, ttl == .zero { record.isDue = true }
         return (record, parsed.expiry)
     }
@@ -269,10 +297,12 @@ extension SyncedCache {
         guard !isClosed, record.ttl != .zero, changes.mayCache(key, readAt: record.ticket) else { return }
         let expiresAt = record.ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
         let newer: (UInt64?) -> Bool = { current in current.map { record.version > $0 } ?? true }
+        let stored: Bool
         if let value {
-            local.store(key, value, version: record.version, expiresAt: expiresAt, when: newer)
+            stored = local.store(key, value, version: record.version, expiresAt: expiresAt, when: newer)
         } else {
-            local.storeEncoded(key, record.bytes, version: record.version, expiresAt: expiresAt, when: newer)
+            stored = local.storeEncoded(key, record.bytes, version: record.version, expiresAt: expiresAt, when: newer)
         }
+        if stored { noteTags(key, record.tags) }
     }
 }

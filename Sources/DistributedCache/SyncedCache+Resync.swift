@@ -32,8 +32,10 @@ extension SyncedCache {
             case .clear:
                 dropEverything()
             case .revalidate:
+                dropTagged()
                 try await revalidate()
             case .replay:
+                dropTagged()
                 try await replay()
             }
         } catch {
@@ -46,7 +48,17 @@ extension SyncedCache {
 
     func dropEverything() {
         changes.recordClear(version: 0, horizon: horizon.current)
+        _ = tags.forgetAll()
         local.removeAll()
+    }
+
+    /// Forgets the tag generations (invalidations may have been missed) and drops every tagged
+    /// local entry; the strategies that keep entries start with it.
+    func dropTagged() {
+        for key in tags.forgetAll() {
+            changes.recordChange(of: key, version: 0, horizon: horizon.current)
+            local.remove(key) { _ in true }
+        }
     }
 
     /// Reads the namespace's version counter (0 when it does not exist) and learns it as the
@@ -123,6 +135,8 @@ extension SyncedCache {
         case .set, .invalidate, .delete:
             changes.recordChange(of: event.key, version: version, horizon: horizon.current)
             local.remove(event.key) { version == 0 || $0 < version }
+        case .invalidateTag:
+            applyTagInvalidation(event)
         }
     }
 

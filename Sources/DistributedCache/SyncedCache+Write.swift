@@ -28,8 +28,57 @@ extension SyncedCache {
     ///   - ttl: time to live, in Redis and in every local cache; nil uses ``Options/defaultTTL``.
     /// - Throws: ``CacheError/redis(_:)`` (nothing changed locally), ``CacheError/encodingFailed(_:)``,
     ///   ``CacheError/valueTooLarge(size:limit:)``, ``CacheError/invalidKey(_:)``, ``CacheError/closed``.
-    public func set<Value: Codable & Sendable>(_ key: String, _ value: Value, ttl: Duration? = nil) async throws(CacheError) {
-        try await write(key, marshal(value), decoded: value, action: .set, ttl: ttl)
+    public func set<Value: Codable & Sendable>(
+        _ key: String, _ value: Value, ttl: Duration? = nil, tags: [String] = []
+    ) async throws(CacheError) {
+        try await write(key, marshal(value), decoded: value, action: .set, ttl: ttl, tags: tags)
+    }
+
+    /// Drops every value carrying `tag`, in Redis's eyes and in every instance's local cache,
+    /// without scanning Redis: the tag's generation moves up, and values written before it
+    /// count as absent from then on (see Sync/TagRegistry.swift). Values stored with the tag
+    /// afterwards are not affected.
+    /// - Throws: ``CacheError/invalidTag(_:)``; ``CacheError/invalidOption(name:reason:)`` in the
+    ///   reference wire format (it has no tags); ``CacheError/redis(_:)``; ``CacheError/closed``.
+    public func invalidate(tag: String) async throws(CacheError) {
+        try ensureOpen()
+        try TagRegistry.validate(tag)
+        try requireTagSupport()
+        do {
+            let reply = try await client.send("HINCRBY", layout.tagsKey, tag, "1")
+            guard case .integer(let generation) = reply, generation > 0, UInt64(generation) <= SyncedCache.maximumVersion else {
+                throw RedisError.protocolError("HINCRBY of a tag generation replied \(reply)")
+            }
+            let item = TagGeneration(tag: tag, generation: UInt64(generation))
+            _ = try await runWriteScript(.announce, key: tag, bytes: [], action: .invalidateTag, ttlMilliseconds: nil, tags: [item])
+            applyTagInvalidation(Event(key: tag, sender: podID, action: .invalidateTag, tags: [tag: item.generation]))
+        } catch {
+            let failure = CacheError.from(error)
+            // The generation may have moved: what this instance holds with the tag may be invalid.
+            if failure.mayHaveRun { dropTagged() }
+            report(failure, "invalidate tag \(tag)")
+            throw failure
+        }
+        counters.increment(.invalidations)
+    }
+
+    /// Tags need the versioned wire format (its stored header and events carry them).
+    private func requireTagSupport() throws(CacheError) {
+        guard layout.versioned else {
+            throw .invalidOption(name: "wireFormat", reason: "tags need the versioned wire format; the reference format has no place for them")
+        }
+    }
+
+    /// Validated, sorted, deduplicated tags with the generations this instance believes current.
+    private func prepareTags(_ names: [String]) throws(CacheError) -> [TagGeneration] {
+        guard !names.isEmpty else { return [] }
+        try requireTagSupport()
+        let unique = Array(Set(names)).sorted()
+        guard unique.count <= TagRegistry.maximumTagsPerValue else {
+            throw .invalidTag("a value may carry at most \(TagRegistry.maximumTagsPerValue) tags, got \(unique.count)")
+        }
+        for tag in unique { try TagRegistry.validate(tag) }
+        return tags.generations(of: unique)
     }
 
     /// Stores `value` for `key`; the other instances only drop their copy and read it from Redis
@@ -171,10 +220,11 @@ extension SyncedCache {
     ///   for a value `getOrLoad` loaded).
     func write<Value: Codable & Sendable>(
         _ key: String, _ bytes: [UInt8], decoded value: Value?, action: Action, ttl: Duration?,
-        storeInRedis: Bool? = nil
+        storeInRedis: Bool? = nil, tags tagNames: [String] = []
     ) async throws(CacheError) {
         try ensureOpen()
         try validate(key)
+        var tagged = try prepareTags(tagNames)
         guard bytes.count <= options.maximumValueSize else {
             throw .valueTooLarge(size: bytes.count, limit: options.maximumValueSize)
         }
@@ -187,9 +237,9 @@ extension SyncedCache {
         let version: UInt64
         do {
             if layout.versioned {
-                version = try await runWriteScript(
+                (version, tagged) = try await runTaggedWriteScript(
                     storeInRedis ? .set : .announce, key: key, bytes: bytes, action: action,
-                    ttlMilliseconds: ttlMilliseconds)
+                    ttlMilliseconds: ttlMilliseconds, tags: tagged)
             } else {
                 if storeInRedis {
                     try await client.set(
@@ -215,32 +265,70 @@ extension SyncedCache {
         changes.recordChange(of: key, version: version, horizon: horizon.current)
         let expiresAt = ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
         let newer: (UInt64?) -> Bool = { current in current.map { version == 0 || $0 < version } ?? true }
+        let stored: Bool
         if let value {
-            local.store(key, value, version: version, expiresAt: expiresAt, when: newer)
+            stored = local.store(key, value, version: version, expiresAt: expiresAt, when: newer)
         } else {
-            local.storeEncoded(key, bytes, version: version, expiresAt: expiresAt, when: newer)
+            stored = local.storeEncoded(key, bytes, version: version, expiresAt: expiresAt, when: newer)
         }
+        if stored { noteTags(key, tagged) }
         counters.increment(.sets)
         if options.debugMode {
             logger.debug("set", metadata: ["key": "\(key)", "action": "\(action.rawValue)", "version": "\(version)"])
         }
     }
 
+    /// Runs the write script for a value with tags: when the tags' generations moved (another
+    /// instance invalidated one), learns the current ones and tries again. Returns the version
+    /// and the generations the value was written with.
+    func runTaggedWriteScript(
+        _ operation: RedisLayout.WriteOperation, key: String, bytes: [UInt8], action: Action, ttlMilliseconds: Int64?,
+        tags: [TagGeneration]
+    ) async throws -> (UInt64, [TagGeneration]) {
+        var tagged = tags
+        for _ in 0..<Self.tagAttempts {
+            do {
+                let version = try await runWriteScript(
+                    operation, key: key, bytes: bytes, action: action, ttlMilliseconds: ttlMilliseconds, tags: tagged)
+                self.tags.learn(tagged)
+                return (version, tagged)
+            } catch RedisError.server(let message) where message.hasPrefix("DCACHE_TAGS_MOVED ") {
+                guard let current = TagRegistry.parse(message.utf8.dropFirst("DCACHE_TAGS_MOVED ".utf8.count)),
+                    current.map(\.tag) == tagged.map(\.tag)
+                else { throw RedisError.protocolError("the write script replied \(message)") }
+                self.tags.learn(current)
+                tagged = current
+            }
+        }
+        throw RedisError.server("the tags' generations kept moving in \(Self.tagAttempts) attempts")
+    }
+
+    /// Tries of a tagged write whose tags keep being invalidated meanwhile.
+    static let tagAttempts = 8
+
+    /// Records the tags of a value now in the local cache.
+    func noteTags(_ key: String, _ tagged: [TagGeneration]) {
+        guard !tagged.isEmpty else { return }
+        tags.note(key, carries: tagged) { [local] in local.version(ofKey: $0) != nil }
+    }
+
     /// Runs the write script; returns the version Redis assigned (or, signing, the one this
-    /// instance chose and Redis accepted).
+    /// instance chose and Redis accepted). Error replies throw, `DCACHE_TAGS_MOVED` included
+    /// (see ``runTaggedWriteScript(_:key:bytes:action:ttlMilliseconds:tags:)``).
     func runWriteScript(
-        _ operation: RedisLayout.WriteOperation, key: String, bytes: [UInt8], action: Action, ttlMilliseconds: Int64?
+        _ operation: RedisLayout.WriteOperation, key: String, bytes: [UInt8], action: Action, ttlMilliseconds: Int64?,
+        tags: [TagGeneration] = []
     ) async throws -> UInt64 {
         if let signer {
             return try await runSignedWriteScript(
-                signer, operation, key: key, bytes: bytes, action: action, ttlMilliseconds: ttlMilliseconds)
+                signer, operation, key: key, bytes: bytes, action: action, ttlMilliseconds: ttlMilliseconds, tags: tags)
         }
         let prefix = EventCodec.prefix(
             key: key, sender: podID, action: action, value: action == .set ? bytes : [], versioned: true)
         let (keys, arguments) = layout.writeArguments(
             operation, key: key, value: bytes, ttlMilliseconds: ttlMilliseconds, eventPrefix: prefix,
-            eventSuffix: EventCodec.suffix(ttlMilliseconds: ttlMilliseconds), streamLength: options.replayStreamLength,
-            staleRetentionMilliseconds: staleRetentionMilliseconds)
+            eventSuffix: EventCodec.suffix(ttlMilliseconds: ttlMilliseconds, tags: tags), streamLength: options.replayStreamLength,
+            staleRetentionMilliseconds: staleRetentionMilliseconds, tags: tags)
         let reply = try await client.run(RedisLayout.writeScript, keys: keys, arguments: arguments)
         guard case .integer(let version) = reply, version > 0, UInt64(version) <= SyncedCache.maximumVersion else {
             throw RedisError.protocolError("the write script replied \(reply)")
@@ -254,7 +342,7 @@ extension SyncedCache {
     /// it; when another writer took that version first, try again above the counter it reports.
     private func runSignedWriteScript(
         _ signer: EventSigner, _ operation: RedisLayout.WriteOperation, key: String, bytes: [UInt8], action: Action,
-        ttlMilliseconds: Int64?
+        ttlMilliseconds: Int64?, tags: [TagGeneration]
     ) async throws -> UInt64 {
         var floor = max(horizon.current, health.lastVersion.load(ordering: .relaxed))
         for _ in 0..<Self.signedWriteAttempts {
@@ -263,11 +351,11 @@ extension SyncedCache {
             guard version <= SyncedCache.maximumVersion else { throw RedisError.protocolError("versions are exhausted") }
             let event = signer.sign(EventCodec.encode(Event(
                 key: key, sender: podID, action: action, value: action == .set ? bytes : [], version: version,
-                ttlMilliseconds: ttlMilliseconds)))
-            let keys: [any RESPArgument] = [layout.dataKey(key), layout.versionKey, layout.streamKey]
+                ttlMilliseconds: ttlMilliseconds, tags: Dictionary(uniqueKeysWithValues: tags.map { ($0.tag, $0.generation) }))))
+            let keys: [any RESPArgument] = [layout.dataKey(key), layout.versionKey, layout.streamKey, layout.tagsKey]
             let arguments: [any RESPArgument] = [
                 operation.rawValue, bytes, String(ttlMilliseconds ?? 0), layout.eventChannel(for: operation), event, String(version),
-                String(options.replayStreamLength), String(staleRetentionMilliseconds),
+                String(options.replayStreamLength), String(staleRetentionMilliseconds), TagRegistry.format(tags),
             ]
             do {
                 let reply = try await client.run(RedisLayout.signedWriteScript, keys: keys, arguments: arguments)

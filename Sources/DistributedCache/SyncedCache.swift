@@ -55,6 +55,8 @@ public final class SyncedCache: Sendable {
     /// Signs and checks events; nil when ``Options/signingSecrets`` is empty.
     let signer: EventSigner?
     let changes = InvalidationLog()
+    /// Tag generations and the local keys carrying each tag.
+    let tags = TagRegistry()
     /// The highest version Redis is known to have handed out, and sets waiting for it.
     let horizon = VersionHorizon()
     let counters = CounterSet()
@@ -285,4 +287,6 @@ struct RemoteRecord: Sendable {
     /// The deadline in the stored header has passed (by this machine's clock): a stale value
     /// that Redis keeps for ``SyncedCache/Options/staleRetention``, or clock skew.
     var isDue = false
+    /// The value's tags with their generations at the write.
+    var tags: [TagGeneration] = []
 }

@@ -11,6 +11,9 @@ extension SyncedCache {
         case delete
         /// Everything was cleared: drop every key.
         case clear
+        /// Every value carrying the tag named by `key` is invalid: drop them (`tags` holds the
+        /// tag's new generation).
+        case invalidateTag = "invalidate-tag"
     }
 
     /// A set or invalidation event, as published on the channel.
@@ -32,11 +35,14 @@ extension SyncedCache {
         public var version: UInt64?
         /// Time to live of the value in milliseconds, if it has one.
         public var ttlMilliseconds: Int64?
+        /// The value's tags, each with its generation at the write (`set`); for `invalidateTag`,
+        /// the tag and its new generation. Empty when untagged.
+        public var tags: [String: UInt64]
 
         /// Creates an event.
         public init(
             key: String, sender: String, action: Action, value: [UInt8] = [], version: UInt64? = nil,
-            ttlMilliseconds: Int64? = nil
+            ttlMilliseconds: Int64? = nil, tags: [String: UInt64] = [:]
         ) {
             self.key = key
             self.sender = sender
@@ -44,6 +50,12 @@ extension SyncedCache {
             self.value = value
             self.version = version
             self.ttlMilliseconds = ttlMilliseconds
+            self.tags = tags
+        }
+
+        /// The tags in name order.
+        var tagGenerations: [TagGeneration] {
+            tags.sorted { $0.key < $1.key }.map { TagGeneration(tag: $0.key, generation: $0.value) }
         }
     }
 }

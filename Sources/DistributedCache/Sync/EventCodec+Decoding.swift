@@ -33,9 +33,14 @@ extension EventCodec {
                 }
                 value = decoded
             }
+            var tags: [String: UInt64] = [:]
+            if let header = fields.tags, !header.isEmpty {
+                guard let parsed = TagRegistry.parse(header.utf8) else { return .failure(.outOfRange("tags")) }
+                for item in parsed { tags[item.tag] = item.generation }
+            }
             return .success(SyncedCache.Event(
                 key: key, sender: sender, action: action, value: value, version: fields.version,
-                ttlMilliseconds: fields.ttl))
+                ttlMilliseconds: fields.ttl, tags: tags))
         }
     }
 }
@@ -48,6 +53,7 @@ struct EventFields {
     var value: String?
     var version: UInt64?
     var ttl: Int64?
+    var tags: String?
     /// Whether the last `version` / `ttl` seen is outside its bound (the event is then malformed).
     var versionOutOfRange = false
     var ttlOutOfRange = false
@@ -93,6 +99,7 @@ struct EventScanner {
             case "sender": fields.sender = nil
             case "action": fields.action = nil
             case "value": fields.value = nil
+            case "tags": fields.tags = nil
             case "version":
                 fields.version = nil
                 fields.versionOutOfRange = false
@@ -108,6 +115,7 @@ struct EventScanner {
         case "sender": fields.sender = scanString()
         case "action": fields.action = scanString()
         case "value": fields.value = scanString()
+        case "tags": fields.tags = scanString()
         case "version":
             // A UInt64 in JSON (a negative one is not), then at most maximumVersion.
             guard let (negative, magnitude) = scanInteger(), !negative || magnitude == 0 else { return false }
@@ -127,6 +135,7 @@ struct EventScanner {
         case "key": return fields.key != nil
         case "sender": return fields.sender != nil
         case "action": return fields.action != nil
+        case "tags": return fields.tags != nil
         default: return fields.value != nil
         }
     }

@@ -6,7 +6,8 @@
 //   []byte as standard base64 with padding, and strings escaped as json.Marshal does, HTML-safe:
 //   `<`, `>` and `&` become \u003c, \u003e and \u0026, U+2028 and U+2029 are escaped, control
 //   characters use \b \f \n \r \t or \u00xx (lowercase hex), and invalid UTF-8 becomes \ufffd [1].
-//   Versioned events append `version` and `ttl`, which Go's decoder ignores as unknown fields.
+//   Versioned events append `version`, `ttl` and `tags`, which Go's decoder ignores as unknown
+//   fields.
 // - every instance decodes every event on its event-loop thread: Foundation's JSONDecoder cost
 //   tens of microseconds per event there (measured with perf on `dcache bench propagation`),
 //   the scanner in EventCodec+Decoding.swift about one.
@@ -24,7 +25,7 @@ enum EventCodec {
                            versioned: event.version != nil)
         if let version = event.version {
             bytes.append(contentsOf: String(version).utf8)
-            bytes.append(contentsOf: suffix(ttlMilliseconds: event.ttlMilliseconds))
+            bytes.append(contentsOf: suffix(ttlMilliseconds: event.ttlMilliseconds, tags: event.tagGenerations))
         } else {
             bytes.append(UInt8(ascii: "}"))
         }
@@ -51,10 +52,16 @@ enum EventCodec {
         return out
     }
 
-    /// What follows the version digits.
-    static func suffix(ttlMilliseconds: Int64?) -> [UInt8] {
-        guard let ttlMilliseconds else { return [UInt8(ascii: "}")] }
-        return Array(#","ttl":\#(ttlMilliseconds)}"#.utf8)
+    /// What follows the version digits: `ttl` and `tags` (`"tag=generation,..."`) when present.
+    static func suffix(ttlMilliseconds: Int64?, tags: [TagGeneration] = []) -> [UInt8] {
+        var out: [UInt8] = []
+        if let ttlMilliseconds { out.append(contentsOf: #","ttl":\#(ttlMilliseconds)"#.utf8) }
+        if !tags.isEmpty {
+            out.append(contentsOf: #","tags":"#.utf8)
+            appendString(TagRegistry.format(tags), to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// Appends `string` as a JSON string literal, escaped as Go's json.Marshal does.

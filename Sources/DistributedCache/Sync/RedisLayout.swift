@@ -10,6 +10,9 @@
 //   ns:__events       the replay stream: one entry per write, ID "<version>-0", field "e" holding
 //                     the event's JSON; capped with MAXLEN ~ (approximate trimming, O(1))
 //   ns:__loading:<key>  getOrLoad's short-lived loading marker
+//   ns:__tags         tag -> generation (HINCRBY on invalidate(tag:)); a tagged value's header
+//                     carries its tags' generations: "<version>@<deadline>#<length>#<tag>=<gen>,...:<bytes>"
+//                     (Sync/TagRegistry.swift)
 // Pings travel on "<channel>:ping:<pod id>", which only the instance itself subscribes to.
 //
 // Why one script per write: the version bump, the value, the stream entry and the PUBLISH must
@@ -58,6 +61,7 @@ struct RedisLayout: Sendable {
 
     var versionKey: String { "\(namespace):__version" }
     var streamKey: String { "\(namespace):__events" }
+    var tagsKey: String { "\(namespace):__tags" }
     func loadingKey(_ key: String) -> String { "\(namespace):__loading:\(key)" }
     func pingChannel(podID: String) -> String { "\(channel):ping:\(podID)" }
 
@@ -67,7 +71,7 @@ struct RedisLayout: Sendable {
     /// True for the namespace's bookkeeping keys, which `clear` keeps (the version counter must
     /// never go back; the stream records the clear itself).
     func isInternal(_ dataKey: String) -> Bool {
-        dataKey == versionKey || dataKey == streamKey
+        dataKey == versionKey || dataKey == streamKey || dataKey == tagsKey
     }
 
     // MARK: - Stored values
@@ -92,6 +96,8 @@ struct RedisLayout: Sendable {
         var version: UInt64
         var expiry: StoredExpiry
         var bytes: [UInt8]
+        /// The value's tags with their generations at the write (TagRegistry.swift).
+        var tags: [TagGeneration] = []
     }
 
     /// Parses a stored value's header. Each number is 1 to 16 digits (2^53, the largest version,
@@ -115,10 +121,21 @@ struct RedisLayout: Sendable {
             }
             expiry = deadline == 0 ? .never : .at(unixMilliseconds: Int64(deadline))
         }
+        var tags: [TagGeneration] = []
+        if expiry != .unknown, stored[index] == UInt8(ascii: "#") {
+            // The tag list: its length, '#', the list (tag names may hold ':' and '#').
+            index += 1
+            guard let length = number(in: stored, at: &index), (1...UInt64(TagRegistry.maximumHeaderSize)).contains(length),
+                index < stored.count, stored[index] == UInt8(ascii: "#"), stored.count - index - 1 > Int(length),
+                let parsed = TagRegistry.parse(stored[(index + 1)...(index + Int(length))])
+            else { return StoredValue(version: 0, expiry: .unknown, bytes: stored) }
+            tags = parsed
+            index += 1 + Int(length)
+        }
         guard stored[index] == UInt8(ascii: ":") else { return StoredValue(version: 0, expiry: .unknown, bytes: stored) }
         var bytes = consume stored
         bytes.removeSubrange(0...index)
-        return StoredValue(version: version, expiry: expiry, bytes: bytes)
+        return StoredValue(version: version, expiry: expiry, bytes: bytes, tags: tags)
     }
 
     /// The decimal number of 1 to 16 digits at `index` (moved past it), or nil if none is there.
@@ -164,9 +181,9 @@ struct RedisLayout: Sendable {
         case announce = "none"
     }
 
-    /// KEYS: data key, version counter, stream. ARGV: operation, value, ttl ms ("0": none),
-    /// channel ("": do not publish), event prefix, event suffix, stream max length ("0": no stream),
-    /// stale retention ms. Returns the version.
+    /// KEYS: data key, version counter, stream, tag hash. ARGV: operation, value, ttl ms ("0":
+    /// none), channel ("": do not publish), event prefix, event suffix, stream max length ("0": no
+    /// stream), stale retention ms, tags (see `tagCheck`). Returns the version.
     ///
     /// A missing counter (first write ever, or Redis restarted without its data) starts at the
     /// server's clock in microseconds (1.8 × 10^15 in 2026) instead of 1: versions handed out
@@ -175,7 +192,7 @@ struct RedisLayout: Sendable {
     /// follow a data loss. Lua numbers are doubles, exact up to 2^53 (year 2255 in microseconds),
     /// and are printed with %d: Lua's default %.14g would print 1.8e+15.
     static let writeScript = RedisScript(
-        """
+        tagCheck + """
         local version = redis.call('INCR', KEYS[2])
         if version == 1 then
           local now = redis.call('TIME')
@@ -189,12 +206,12 @@ struct RedisLayout: Sendable {
     /// The write script of signed mode (``SyncedCache/Options/signingSecrets``): the writer has
     /// chosen the version and signed the complete event, so the script takes both as they are.
     /// KEYS as ``writeScript``; ARGV: operation, value, ttl ms ("0": none), channel, the signed
-    /// event, the version, stream max length ("0": no stream), stale retention ms. The version must be above the
+    /// event, the version, stream max length ("0": no stream), stale retention ms, tags. The version must be above the
     /// namespace's counter, which it then becomes; otherwise nothing is written and the reply is
     /// the error `DCACHE_VERSION_TAKEN <counter>`, and the writer tries again above it. So
     /// versions still only grow, and events are still published in version order.
     static let signedWriteScript = RedisScript(
-        """
+        tagCheck + """
         local current = tonumber(redis.call('GET', KEYS[2]) or '0')
         local version = tonumber(ARGV[6])
         if version == nil or version <= current then
@@ -204,6 +221,24 @@ struct RedisLayout: Sendable {
         redis.call('SET', KEYS[2], digits)
         local event = ARGV[5]
         """ + "\n" + writeScriptEffects)
+
+    /// What both write scripts check first: ARGV[9], the value's tags with the generations the
+    /// writer believes current (`tag=generation,...`, "" for none), against the namespace's tag
+    /// hash KEYS[4]. When one moved, nothing is written and the reply is the error
+    /// `DCACHE_TAGS_MOVED tag=generation,...` with the current ones, and the writer tries again.
+    private static let tagCheck = """
+        if ARGV[9] ~= '' then
+          local moved = false
+          local current = {}
+          for name, generation in string.gmatch(ARGV[9], '([^,=]+)=(%d+)') do
+            local now = redis.call('HGET', KEYS[4], name) or '0'
+            if now ~= generation then moved = true end
+            current[#current + 1] = name .. '=' .. now
+          end
+          if moved then return redis.error_reply('DCACHE_TAGS_MOVED ' .. table.concat(current, ',')) end
+        end
+
+        """
 
     /// What both write scripts do once `version`, `digits` and `event` are set: write the value
     /// (with its header) or delete it, append to the stream, publish, return the version. ARGV[8]
@@ -216,7 +251,9 @@ struct RedisLayout: Sendable {
             local now = redis.call('TIME')
             deadline = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3]))
           end
-          local stored = digits .. '@' .. deadline .. ':' .. ARGV[2]
+          local tagged = ''
+          if ARGV[9] ~= '' then tagged = '#' .. string.len(ARGV[9]) .. '#' .. ARGV[9] end
+          local stored = digits .. '@' .. deadline .. tagged .. ':' .. ARGV[2]
           if ARGV[3] ~= '0' then
             redis.call('SET', KEYS[1], stored, 'PX', string.format('%d', tonumber(ARGV[3]) + tonumber(ARGV[8])))
           else
@@ -255,13 +292,14 @@ struct RedisLayout: Sendable {
     /// The arguments of one write-script call.
     func writeArguments(
         _ operation: WriteOperation, key: String, value: [UInt8], ttlMilliseconds: Int64?,
-        eventPrefix: [UInt8], eventSuffix: [UInt8], streamLength: Int, staleRetentionMilliseconds: Int64
+        eventPrefix: [UInt8], eventSuffix: [UInt8], streamLength: Int, staleRetentionMilliseconds: Int64,
+        tags: [TagGeneration] = []
     ) -> (keys: [any RESPArgument], arguments: [any RESPArgument]) {
         (
-            [dataKey(key), versionKey, streamKey],
+            [dataKey(key), versionKey, streamKey, tagsKey],
             [
                 operation.rawValue, value, String(ttlMilliseconds ?? 0), eventChannel(for: operation), eventPrefix, eventSuffix,
-                String(streamLength), String(staleRetentionMilliseconds),
+                String(streamLength), String(staleRetentionMilliseconds), TagRegistry.format(tags),
             ]
         )
     }
