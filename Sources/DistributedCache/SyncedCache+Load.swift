@@ -67,13 +67,14 @@ extension SyncedCache {
     ///   - type: the value's type.
     ///   - ttl: time to live of a loaded value; nil uses ``Options/defaultTTL``.
     ///   - negativeTTL: how long an absent answer is kept, locally and (through the loading
-    ///     marker) for the other instances' loads. Keep it short.
+    ///     marker) for the other instances' loads; keep it short. Nil keeps no absent answer
+    ///     (every miss asks Redis and the loader again).
     ///   - loader: computes the value, or nil when it does not exist.
     /// - Returns: the value, or nil when the loader answered (or recently answered) absent.
     /// - Throws: as ``getOrLoad(_:as:ttl:loader:)``.
     @inlinable
     public nonisolated(nonsending) func getOrLoad<Value: Codable & Sendable>(
-        _ key: String, as type: Value.Type = Value.self, ttl: Duration? = nil, negativeTTL: Duration,
+        _ key: String, as type: Value.Type = Value.self, ttl: Duration? = nil, negativeTTL: Duration?,
         loader: @escaping @Sendable () async throws -> Value?
     ) async throws(CacheError) -> Value? {
         if let value = localValue(forKey: key, as: type) {

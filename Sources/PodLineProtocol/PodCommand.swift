@@ -1,8 +1,9 @@
 // PodCommand: the line protocol of `dcache pod`, parsed without executing anything.
 //
-// One line is one command: `set KEY VALUE [ttl=MS]`, `setinv KEY VALUE [ttl=MS]`, `get KEY`,
-// `peek KEY`, `del KEY`, `clear`, `stats`, `ping`, `quit`. Words are separated by single spaces;
-// a VALUE is the rest of the line (spaces included), minus a trailing ` ttl=MS` word. A line
+// One line is one command: `set KEY VALUE [ttl=MS] [tags=T1,T2]`, `setinv KEY VALUE [ttl=MS]`,
+// `get KEY`, `peek KEY`, `load KEY`, `del KEY`, `invalidate-tag TAG`, `clear`, `stats`, `ping`,
+// `quit`. Words are separated by single spaces; a VALUE is the rest of the line (spaces
+// included), minus trailing ` ttl=MS` and ` tags=...` words (each at most once, in any order). A line
 // ending in CR (a client sending CRLF) loses the CR. Lines come from whoever drives the pod, so
 // the parser is total: every line is a command or a `PodCommandError` with the answer to give,
 // never a crash (it is a fuzz target, Fuzz/README.md). Its own module so that the fuzzer can
@@ -10,8 +11,12 @@
 
 /// One parsed line of the pod protocol.
 public enum PodCommand: Equatable, Sendable {
-    /// `set` (`invalidateOnly` false) or `setinv` (true).
-    case set(key: String, value: String, ttlMilliseconds: Int?, invalidateOnly: Bool)
+    /// `set` (`invalidateOnly` false) or `setinv` (true); tags only with `set`.
+    case set(key: String, value: String, ttlMilliseconds: Int?, invalidateOnly: Bool, tags: [String] = [])
+    /// `load KEY`: get-or-load with the pod's loader.
+    case load(key: String)
+    /// `invalidate-tag TAG`.
+    case invalidateTag(tag: String)
     /// `get KEY`: the value, from the local cache or Redis.
     case get(key: String)
     /// `peek KEY`: the value from the local cache only.
@@ -28,7 +33,7 @@ public enum PodCommand: Equatable, Sendable {
     case quit
 
     /// The commands, for the unknown-command answer.
-    static let names = "set, setinv, get, peek, del, clear, stats, ping, quit"
+    static let names = "set, setinv, get, peek, load, del, invalidate-tag, clear, stats, ping, quit"
 
     /// Parses one line.
     public static func parse(_ line: Substring) -> Result<PodCommand, PodCommandError> {
@@ -40,10 +45,13 @@ public enum PodCommand: Equatable, Sendable {
         }
         switch command {
         case "set", "setinv":
-            guard words.count == 3, !words[1].isEmpty else { return .failure(.usage("\(command) KEY VALUE [ttl=MS]")) }
-            return splitTTL(words[2]).map { value, ttl in
-                .set(key: String(words[1]), value: value, ttlMilliseconds: ttl, invalidateOnly: command == "setinv")
+            let form = command == "set" ? "set KEY VALUE [ttl=MS] [tags=T1,T2]" : "setinv KEY VALUE [ttl=MS]"
+            guard words.count == 3, !words[1].isEmpty else { return .failure(.usage(form)) }
+            return splitOptions(words[2], allowingTags: command == "set").map { value, ttl, tags in
+                .set(key: String(words[1]), value: value, ttlMilliseconds: ttl, invalidateOnly: command == "setinv", tags: tags)
             }
+        case "load": return key("load KEY") ?? .success(.load(key: String(words[1])))
+        case "invalidate-tag": return key("invalidate-tag TAG") ?? .success(.invalidateTag(tag: String(words[1])))
         case "get": return key("get KEY") ?? .success(.get(key: String(words[1])))
         case "peek": return key("peek KEY") ?? .success(.peek(key: String(words[1])))
         case "del": return key("del KEY") ?? .success(.delete(key: String(words[1])))
@@ -57,16 +65,32 @@ public enum PodCommand: Equatable, Sendable {
         }
     }
 
-    /// "VALUE ttl=MS" -> (VALUE, MS); a value without a trailing ttl= word is taken whole.
-    private static func splitTTL(_ text: Substring) -> Result<(String, Int?), PodCommandError> {
-        guard let space = text.lastIndex(of: " "), text[text.index(after: space)...].hasPrefix("ttl=") else {
-            return .success((String(text), nil))
+    /// "VALUE [ttl=MS] [tags=T1,T2]" -> (VALUE, MS, [T1, T2]): trailing option words, each at
+    /// most once and in any order, are taken off the end; the rest is the value, whole.
+    private static func splitOptions(_ text: Substring, allowingTags: Bool) -> Result<(String, Int?, [String]), PodCommandError> {
+        var value = text
+        var ttl: Int?
+        var tags: [String]?
+        while let space = value.lastIndex(of: " ") {
+            let word = value[value.index(after: space)...]
+            if ttl == nil, word.hasPrefix("ttl=") {
+                let digits = word.dropFirst(4)
+                guard let milliseconds = Int(digits), milliseconds > 0 else {
+                    return .failure(.init("invalid option ttl: expected ttl=MILLISECONDS (> 0), got \"ttl=\(digits.prefix(80))\""))
+                }
+                ttl = milliseconds
+            } else if allowingTags, tags == nil, word.hasPrefix("tags=") {
+                let list = word.dropFirst(5).split(separator: ",", omittingEmptySubsequences: false)
+                guard !list.contains(where: \.isEmpty) else {
+                    return .failure(.init("invalid option tags: expected tags=T1[,T2...], got \"\(word.prefix(80))\""))
+                }
+                tags = list.map(String.init)
+            } else {
+                break
+            }
+            value = value[..<space]
         }
-        let digits = text[text.index(after: space)...].dropFirst(4)
-        guard let milliseconds = Int(digits), milliseconds > 0 else {
-            return .failure(.init("invalid option ttl: expected ttl=MILLISECONDS (> 0), got \"ttl=\(digits)\""))
-        }
-        return .success((String(text[..<space]), milliseconds))
+        return .success((String(value), ttl, tags ?? []))
     }
 }
 

@@ -69,6 +69,39 @@ func poll(_ pod: InteractiveProcess, _ command: String, until expected: String) 
         }
     }
 
+    /// Issue 16's shell surface: tracking mode sees a write made with redis-cli; tags; load with
+    /// negative caching, and its loader calls in stats.
+    @Test func tracking_tags_andLoad_fromTheShell() async throws {
+        try await withPods(["--invalidation", "tracking", "--reader-can-set-to-redis", "--negative-ttl", "60000"]) { a, b, server async throws in
+            #expect(try a.request("set k v1") == "ok")
+            #expect(try poll(b, "get k", until: "hit v1") == "hit v1")
+            #expect(try poll(b, "peek k", until: "hit v1") == "hit v1")
+            let raw = try RedisClient(configuration: .init(host: server.host, port: server.port))
+            try await raw.connect()
+            _ = try await raw.send("SET", "dcache:k", "\"external\"")
+            #expect(try poll(b, "peek k", until: "miss") == "miss")
+            #expect(try b.request("get k") == "hit external")
+            await raw.close()
+
+            #expect(try a.request("set t1 one tags=team:1,x") == "ok")
+            #expect(try a.request("set t2 two tags=team:2") == "ok")
+            #expect(try b.request("get t1") == "hit one")
+            #expect(try b.request("invalidate-tag team:1") == "ok")
+            #expect(try poll(a, "get t1", until: "miss") == "miss")
+            #expect(try a.request("get t2") == "hit two")
+            #expect(try a.request("invalidate-tag bad,tag").hasPrefix("error: invalid tag"))
+
+            #expect(try a.request("load user:7") == "hit loaded:user:7")
+            #expect(try b.request("load user:7") == "hit loaded:user:7")
+            #expect(try a.request("load absent:8") == "miss")
+            #expect(try a.request("load absent:8") == "miss")
+            #expect(try b.request("load absent:8") == "miss")
+            let loadsA = (try JSONSerialization.jsonObject(with: Data(try a.request("stats").utf8)) as? [String: Any])?["loads"] as? Int
+            let loadsB = (try JSONSerialization.jsonObject(with: Data(try b.request("stats").utf8)) as? [String: Any])?["loads"] as? Int
+            #expect(loadsA == 2 && loadsB == 0, "loader calls: A \(loadsA ?? -1), B \(loadsB ?? -1)")
+        }
+    }
+
     @Test func ttl_expiresOnBothInstances() async throws {
         try await withPods { a, b, _ async throws in
             #expect(try a.request("set session abc ttl=200") == "ok")

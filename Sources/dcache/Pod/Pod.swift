@@ -13,16 +13,21 @@ struct Pod: AsyncParsableCommand {
             another program can drive the instance through a pipe); logs go to standard \
             error.
 
-              set KEY VALUE [ttl=MS]     store VALUE (the rest of the line), propagate it
-                                         -> ok
-              setinv KEY VALUE [ttl=MS]  store VALUE; others only invalidate  -> ok
-              get KEY                    local cache, else Redis  -> hit VALUE | miss
-              peek KEY                   local cache only         -> hit VALUE | miss
-              del KEY                    delete everywhere        -> ok
-              clear                      clear everywhere (see --clear-scope)  -> ok
-              stats                      every counter            -> one line of JSON
-              ping                       the instance is running  -> pong
-              quit                       close and exit 0         -> bye
+              set KEY VALUE [ttl=MS] [tags=T1,T2]
+                  store VALUE (the rest of the line), propagate it    -> ok
+              setinv KEY VALUE [ttl=MS]
+                  store VALUE; the others only invalidate              -> ok
+              get KEY      local cache, else Redis          -> hit VALUE | miss
+              peek KEY     local cache only                 -> hit VALUE | miss
+              load KEY     get, else the loader: "loaded:KEY", or absent
+                           for keys starting "absent:"      -> hit VALUE | miss
+              del KEY      delete everywhere                -> ok
+              invalidate-tag TAG
+                           drop every value tagged TAG      -> ok
+              clear        clear everywhere (--clear-scope) -> ok
+              stats        every counter (loads: loader calls) -> JSON line
+              ping         the instance is running          -> pong
+              quit         close and exit 0                 -> bye
 
             Any failure answers `error: MESSAGE` and the instance keeps running. End of \
             input is quit.
@@ -52,6 +57,12 @@ struct Pod: AsyncParsableCommand {
         "Shared secrets S1[,S2...] for signed events (HMAC-SHA256; the first signs, all verify).",
         discussion: "Default: the CACHE_SIGNING_SECRETS environment variable; none turns signing off."))
     var signingSecrets: String?
+    @Option(help: "How changes reach the local cache: pubsub (the library's events) or tracking (Redis client tracking; also sees writes made without the library).")
+    var invalidation = "pubsub"
+    @Option(help: "How long `load` keeps an absent answer, in milliseconds (default: none).") var negativeTTL: Int?
+    @Option(help: "Refresh a `load`ed value in the background once this fraction of its TTL has passed (0 < f < 1).")
+    var refreshAhead: Double?
+    @Option(help: "Time to live of values without ttl=, in milliseconds (default: none).") var defaultTTL: Int?
     @Flag(help: "Write sets to Redis too (the reference's ReaderCanSetToRedis).") var readerCanSetToRedis = false
     @Flag(help: "Log every operation and event (standard error).") var debug = false
 
@@ -69,7 +80,7 @@ struct Pod: AsyncParsableCommand {
         } catch {
             fail("cannot start: \(error)")
         }
-        let session = PodSession(cache: cache)
+        let session = PodSession(cache: cache, negativeTTL: negativeTTL.map { .milliseconds($0) })
         for await line in StandardInputLines.stream() {
             let answer = await session.answer(line)
             writeLine(answer.text)
@@ -86,6 +97,10 @@ struct Pod: AsyncParsableCommand {
         if let pod { environment["CACHE_POD_ID"] = pod }
         if let password { environment["CACHE_REDIS_PASSWORD"] = password }
         if let namespace { environment["CACHE_NAMESPACE"] = namespace }
+        environment["CACHE_INVALIDATION"] = invalidation
+        if let refreshAhead { environment["CACHE_REFRESH_AHEAD"] = String(refreshAhead) }
+        if let defaultTTL { environment["CACHE_DEFAULT_TTL"] = "\(defaultTTL)ms" }
+        if let negativeTTL, negativeTTL <= 0 { throw ValidationError("--negative-ttl must be positive, got \(negativeTTL)") }
         if let secrets = signingSecrets ?? ProcessInfo.processInfo.environment["CACHE_SIGNING_SECRETS"] {
             environment["CACHE_SIGNING_SECRETS"] = secrets
         }

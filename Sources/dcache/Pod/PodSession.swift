@@ -6,6 +6,13 @@ import PodLineProtocol
 
 struct PodSession: Sendable {
     let cache: SyncedCache
+    /// How long `load` keeps an absent answer (`--negative-ttl`); nil keeps none.
+    var negativeTTL: Duration?
+
+    /// The pod's loader: a value named after the key, or absent for keys starting "absent:".
+    static func loaded(_ key: String) -> String? {
+        key.hasPrefix("absent:") ? nil : "loaded:\(key)"
+    }
 
     struct Answer {
         var text: String
@@ -24,13 +31,19 @@ struct PodSession: Sendable {
         }
         do {
             switch command {
-            case .set(let key, let value, let ttl, let invalidateOnly):
+            case .set(let key, let value, let ttl, let invalidateOnly, let tags):
                 let ttl = ttl.map { Duration.milliseconds($0) }
                 if invalidateOnly {
                     try await cache.setWithInvalidate(key, value, ttl: ttl)
                 } else {
-                    try await cache.set(key, value, ttl: ttl)
+                    try await cache.set(key, value, ttl: ttl, tags: tags)
                 }
+                return Answer(text: "ok")
+            case .load(let key):
+                let value = try await cache.getOrLoad(key, as: String.self, negativeTTL: negativeTTL) { Self.loaded(key) }
+                return Answer(text: value.map { "hit \(oneLine($0))" } ?? "miss")
+            case .invalidateTag(let tag):
+                try await cache.invalidate(tag: tag)
                 return Answer(text: "ok")
             case .get(let key):
                 let value = try await cache.get(key, as: String.self)
