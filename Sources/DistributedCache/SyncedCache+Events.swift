@@ -90,12 +90,12 @@ extension SyncedCache {
             applySet(event, version: version)
         case .invalidate, .delete:
             changes.recordChange(of: event.key, version: version, horizon: horizon.current)
-            local.remove(event.key) { version == 0 || $0 < version }
+            local.remove(event.key, cause: .invalidated) { version == 0 || $0 < version }
             counters.increment(.invalidations)
             counters.increment(.eventsApplied)
         case .clear:
             changes.recordClear(version: version, horizon: horizon.current)
-            local.removeAll()
+            local.removeAll(cause: .invalidated)
             counters.increment(.invalidations)
             counters.increment(.eventsApplied)
         case .invalidateTag:
@@ -107,11 +107,12 @@ extension SyncedCache {
     }
 
     /// Drops the local entries of an invalidated tag written before its new generation.
-    func applyTagInvalidation(_ event: Event) {
+    /// - Parameter cause: `.invalidated` for another instance's invalidation, `.explicit` for ours.
+    func applyTagInvalidation(_ event: Event, cause: RemovalCause = .invalidated) {
         guard let generation = event.tags[event.key] else { return }
         for key in tags.invalidate(event.key, generation: generation) {
             changes.recordChange(of: key, version: 0, horizon: horizon.current)
-            local.remove(key) { _ in true }
+            local.remove(key, cause: cause) { _ in true }
         }
     }
 
@@ -122,7 +123,7 @@ extension SyncedCache {
         if !tagged.isEmpty {
             // Written before one of its tags was invalidated: already invalid.
             guard tags.isCurrent(tagged) else {
-                local.remove(key) { $0 < version || version == 0 }
+                local.remove(key, cause: .invalidated) { $0 < version || version == 0 }
                 counters.increment(.eventsIgnored)
                 return
             }
@@ -133,7 +134,7 @@ extension SyncedCache {
             do {
                 guard let value = try hook(event) else {
                     changes.recordChange(of: key, version: version, horizon: horizon.current)
-                    local.remove(key) { version == 0 || $0 < version }
+                    local.remove(key, cause: .invalidated) { version == 0 || $0 < version }
                     counters.increment(.eventsApplied)
                     return
                 }
@@ -173,7 +174,7 @@ extension SyncedCache {
         }
         // Refused. An older local entry cannot be current: a change at least as new as this
         // event happened after it.
-        local.remove(key) { $0 < version }
+        local.remove(key, cause: .invalidated) { $0 < version }
         counters.increment(.eventsIgnored)
         if blocker > horizon.current { hold(event) }
     }
@@ -185,7 +186,7 @@ extension SyncedCache {
         let (parked, sendCheck) = horizon.park(event)
         guard parked else {
             // Too many waiting: drop the key locally instead (always safe).
-            local.remove(event.key) { _ in true }
+            local.remove(event.key, cause: .invalidated) { _ in true }
             return
         }
         if sendCheck { checkHorizon() }
@@ -212,7 +213,7 @@ extension SyncedCache {
                 changes.verify(upTo: counter)
                 for event in decided { redecide(event, counter: counter) }
             } else {
-                for event in decided { local.remove(event.key) { _ in true } }
+                for event in decided { local.remove(event.key, cause: .invalidated) { _ in true } }
             }
             if again { checkHorizon() }
         }
@@ -221,7 +222,7 @@ extension SyncedCache {
     /// A parked set, now that Redis says it has handed out versions up to `counter` only:
     /// whatever above that held the set back was forged and goes; then the set is applied again.
     private func redecide(_ event: Event, counter: UInt64) {
-        let forgedEntry = local.remove(event.key) { $0 > counter }
+        let forgedEntry = local.remove(event.key, cause: .invalidated) { $0 > counter }
         let forgedRecord = changes.forgetForged(event.key, above: counter)
         if forgedEntry || forgedRecord {
             counters.increment(.forgedVersions)

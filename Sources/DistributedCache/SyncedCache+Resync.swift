@@ -49,7 +49,7 @@ extension SyncedCache {
     func dropEverything() {
         changes.recordClear(version: 0, horizon: horizon.current)
         _ = tags.forgetAll()
-        local.removeAll()
+        local.removeAll(cause: .invalidated)
     }
 
     /// Forgets the tag generations (invalidations may have been missed) and drops every tagged
@@ -57,7 +57,7 @@ extension SyncedCache {
     func dropTagged() {
         for key in tags.forgetAll() {
             changes.recordChange(of: key, version: 0, horizon: horizon.current)
-            local.remove(key) { _ in true }
+            local.remove(key, cause: .invalidated) { _ in true }
         }
     }
 
@@ -87,7 +87,7 @@ extension SyncedCache {
             for (entry, value) in zip(batch, stored) {
                 let current = value.map { RedisLayout.parseStored($0).version }
                 if current != entry.version || entry.version == 0 {
-                    local.remove(entry.key) { $0 == entry.version }
+                    local.remove(entry.key, cause: .invalidated) { $0 == entry.version }
                 }
             }
         }
@@ -134,7 +134,7 @@ extension SyncedCache {
             dropEverything()
         case .set, .invalidate, .delete:
             changes.recordChange(of: event.key, version: version, horizon: horizon.current)
-            local.remove(event.key) { version == 0 || $0 < version }
+            local.remove(event.key, cause: .invalidated) { version == 0 || $0 < version }
         case .invalidateTag:
             applyTagInvalidation(event)
         }

@@ -51,7 +51,7 @@ extension SyncedCache {
             }
             let item = TagGeneration(tag: tag, generation: UInt64(generation))
             _ = try await runWriteScript(.announce, key: tag, bytes: [], action: .invalidateTag, ttlMilliseconds: nil, tags: [item])
-            applyTagInvalidation(Event(key: tag, sender: podID, action: .invalidateTag, tags: [tag: item.generation]))
+            applyTagInvalidation(Event(key: tag, sender: podID, action: .invalidateTag, tags: [tag: item.generation]), cause: .explicit)
         } catch {
             let failure = CacheError.from(error)
             // The generation may have moved: what this instance holds with the tag may be invalid.

@@ -71,6 +71,8 @@ public final class SyncedCache: Sendable {
     /// Connections Redis refused since they last connected (see `noteRefusal`).
     let refusedConnections = Locked<Set<String>>([])
     let closed = Atomic<Bool>(false)
+    /// Where removals wait for ``Options/onRemoval``; finished by close.
+    let removalSink: AsyncStream<Removal>.Continuation?
 
     /// Creates an instance: builds the local cache, connects to Redis, subscribes to the channel
     /// and starts the liveness pings.
@@ -86,7 +88,11 @@ public final class SyncedCache: Sendable {
         logger[metadataKey: "pod"] = .string(options.podID!)
         self.logger = logger
         self.marshaller = try Self.makeMarshaller(options)
-        self.local = try Self.makeLocalLayer(options)
+        let removals = options.onRemoval.map { _ in
+            AsyncStream<Removal>.makeStream(bufferingPolicy: .bufferingOldest(Self.removalBacklog))
+        }
+        self.removalSink = removals?.continuation
+        self.local = try Self.makeLocalLayer(options, removals: removals?.continuation, dropped: counters)
         self.layout = RedisLayout(options: options)
         self.signer = EventSigner(secrets: options.signingSecrets)
         self.health = Health(maximumStaleness: options.maximumStaleness, pingTimeout: options.pingTimeout)
@@ -141,6 +147,12 @@ public final class SyncedCache: Sendable {
         }
         await warnIfPodIDIsShared()
         startBackgroundWork()
+        if let removals, let listener = options.onRemoval {
+            let task = Task.detached {
+                for await removal in removals.stream { listener(removal) }
+            }
+            background.withLock { $0.append(task) }
+        }
         logger.info(
             "cache started: keys live in Redis under \(layout.namespace.isEmpty ? "their bare names" : "\"\(layout.namespace):<key>\"")",
             metadata: [
@@ -158,6 +170,7 @@ public final class SyncedCache: Sendable {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
             return
         }
+        removalSink?.finish()
         for task in background.withLock({ $0 }) { task.cancel() }
         for task in background.withLock({ $0 }) { await task.value }
         await shutDownTransport()
@@ -184,19 +197,35 @@ public final class SyncedCache: Sendable {
         }
     }
 
-    static func makeLocalLayer(_ options: Options) throws(CacheError) -> LocalLayer {
+    /// Removals waiting for ``Options/onRemoval`` beyond which new ones are dropped.
+    static let removalBacklog = 65_536
+
+    /// The local cache; with a removal sink, its removals (but getOrLoad's absent answers) go
+    /// there, and those the sink refuses are counted.
+    static func makeLocalLayer(
+        _ options: Options, removals: AsyncStream<Removal>.Continuation? = nil, dropped counters: CounterSet? = nil
+    ) throws(CacheError) -> LocalLayer {
         let config = options.localCacheConfig
         do {
+            var configuration: StoreConfiguration
             switch options.localCache {
             case .lfu:
-                return .builtIn(try EntryStore(configuration: .lfu(
+                configuration = .lfu(
                     numCounters: config.numCounters, maxCost: config.maxCost, bufferItems: config.bufferItems,
-                    ignoreInternalCost: config.ignoreInternalCost)))
+                    ignoreInternalCost: config.ignoreInternalCost)
             case .lru:
-                return .builtIn(try EntryStore(configuration: .lru(maxSize: config.maxSize)))
+                configuration = .lru(maxSize: config.maxSize)
             case .custom(let factory):
                 return .custom(try factory())
             }
+            if let removals {
+                // Runs under the store's policy lock: hand over and return.
+                configuration.removalListener = { removal in
+                    if removal.entry is VersionedStoreEntry<AbsentValue> { return }
+                    if case .dropped = removals.yield(removal) { counters?.increment(.removalsDropped) }
+                }
+            }
+            return .builtIn(try EntryStore(configuration: configuration))
         } catch let error as LocalCacheError {
             throw .invalidOption(name: "localCacheConfig", reason: error.description)
         } catch {

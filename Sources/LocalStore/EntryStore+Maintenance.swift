@@ -82,6 +82,7 @@ extension EntryStore {
                     old._withUnsafeGuaranteedRef { previous in
                         scheduleExpiry(of: entry, in: &state)
                         left(previous, in: &state)
+                        if !entry.replacesSilently { report(previous, hasExpired(previous) ? .expired : .replaced) }
                         engine.replace(previous, with: entry) { victim, cause in
                             evicted(victim, cause, newEntry: entry, in: &state)
                         }
@@ -141,6 +142,7 @@ extension EntryStore {
             left(node, in: &state)
             state.engine.remove(node)
             state.counters.evictionsByExpiry += 1
+            report(node, .expired)
             state.garbage.append(.entry(Unmanaged<PolicyNode>.fromOpaque(removed.toOpaque())))
         }
         if state.wheel.count > 2 * state.expiringEntries + TimerWheel.compactionSlack {

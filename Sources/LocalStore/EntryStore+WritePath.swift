@@ -55,9 +55,12 @@ extension EntryStore {
 
     /// Removes the entry for `key` if `shouldRemove` approves it (an expired entry counts as
     /// absent), atomically with respect to other writers of `key`.
+    /// - Parameter cause: what the removal listener is told (`.explicit` or `.invalidated`).
     /// - Returns: true when an entry was removed.
     @discardableResult
-    package func remove(key: String, hash: UInt64, when shouldRemove: (KeyedEntry) -> Bool) -> Bool {
+    package func remove(
+        key: String, hash: UInt64, cause: RemovalCause = .explicit, when shouldRemove: (KeyedEntry) -> Bool
+    ) -> Bool {
         let removed = shards[shardIndex(hash)].remove(key: key, hash: hash) { entry in
             !hasExpired(entry) && shouldRemove(entry)
         }
@@ -68,6 +71,7 @@ extension EntryStore {
             left(node, in: &state)
             state.engine.remove(node)
             state.counters.explicitRemovals += 1
+            report(node, cause)
             state.garbage.append(.entry(Unmanaged<PolicyNode>.fromOpaque(removed.toOpaque())))
             return retireGarbage(&state)
         }
@@ -77,7 +81,8 @@ extension EntryStore {
 
     /// Removes every entry. Entries stored concurrently with the call may survive it (the shards
     /// are emptied one after another).
-    package func removeAll() {
+    /// - Parameter cause: what the removal listener is told (`.explicit` or `.invalidated`).
+    package func removeAll(cause: RemovalCause = .explicit) {
         policyState.withLock { state in
             applyPending(&state)
             for shard in shards {
@@ -86,6 +91,7 @@ extension EntryStore {
                     left(node, in: &state)
                     state.engine.remove(node)
                     state.counters.explicitRemovals += 1
+                    report(node, cause)
                     state.garbage.append(.entry(entry))
                 }
             }
@@ -102,16 +108,24 @@ extension EntryStore {
         if node.expires { state.expiringEntries -= 1 }
     }
 
+    /// Tells the removal listener, if any, that `node` left. Policy lock held.
+    @inline(__always)
+    func report(_ node: PolicyNode, _ cause: RemovalCause) {
+        guard let listener = configuration.removalListener else { return }
+        listener(Removal(entry: unsafeDowncast(node, to: KeyedEntry.self), cause: cause))
+    }
+
     /// The policy chose `victim` (already unlinked and dead): take it out of the table if the
     /// table still holds it, and retire it. If a concurrent writer took it out first, that writer
     /// retires it.
     func evicted(_ victim: PolicyNode, _ cause: RemovalCause, newEntry: PolicyNode, in state: inout PolicyState) {
         guard shards[shardIndex(victim.keyHash)].remove(exactly: victim) else { return }
         left(victim, in: &state)
+        report(victim, cause)
         state.garbage.append(.entry(Unmanaged.passUnretained(victim)))
         switch cause {
         case .expired: state.counters.evictionsByExpiry += 1
-        case .explicit, .replaced: state.counters.explicitRemovals += 1
+        case .explicit, .replaced, .invalidated: state.counters.explicitRemovals += 1
         case .size:
             state.counters.evictionsBySize += 1
             if victim === newEntry { state.counters.admissionsRejected += 1 }

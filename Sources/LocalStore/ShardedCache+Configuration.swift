@@ -86,6 +86,12 @@ public struct StoreConfiguration: Sendable {
     public var hashSeed: UInt64?
     /// Who applies recorded reads to the policy. Default: ``Upkeep/maintenanceThread``.
     public var upkeep: Upkeep
+    /// Called for every entry that leaves the cache, with the reason, on the thread that removed
+    /// it (the maintenance thread for evictions, expiries and replacements; the caller's for
+    /// removals) while the policy lock is held: it must be short, must not block and must not call
+    /// the cache. Hand the notification to a queue of your own for anything more (the distributed
+    /// cache's `onRemoval` does). Nil (the default) costs nothing.
+    public var removalListener: (@Sendable (Removal) -> Void)?
 
     /// Bytes of bookkeeping per entry beyond its key and value: the entry object's header and
     /// fields other than the key and the value (56 bytes, 64 with a version), its share of a slot

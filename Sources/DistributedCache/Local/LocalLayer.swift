@@ -152,6 +152,8 @@ enum LocalLayer: Sendable {
             let entry = VersionedStoreEntry(
                 key: key, value: value, keyHash: origin.keyHash, weight: store.weight(forCost: 1),
                 expiresAt: previous.expiresAt, version: previous.version)
+            // The same value in another form: no removal to report.
+            entry.replacesSilently = true
             store.insert(entry) { $0 === origin }
         case .custom(let cache):
             let decoded = LocalValue(version: previous.version, payload: .decoded(DecodedBox(value)), expiresAt: previous.expiresAt)
@@ -169,18 +171,22 @@ enum LocalLayer: Sendable {
 
     /// Removes the entry for `key` if `shouldRemove` approves its version.
     @discardableResult
-    func remove(_ key: String, when shouldRemove: (UInt64) -> Bool) -> Bool {
+    /// - Parameter cause: what ``SyncedCache/Options/onRemoval`` is told: `.explicit` for this
+    ///   instance's own deletes, `.invalidated` for changes made elsewhere.
+    func remove(_ key: String, cause: RemovalCause = .explicit, when shouldRemove: (UInt64) -> Bool) -> Bool {
         switch self {
         case .builtIn(let store):
-            return store.remove(key: key, hash: store.hash(key)) { shouldRemove(unsafeDowncast($0, to: VersionedEntry.self).version) }
+            return store.remove(key: key, hash: store.hash(key), cause: cause) {
+                shouldRemove(unsafeDowncast($0, to: VersionedEntry.self).version)
+            }
         case .custom(let cache):
             return cache.removeValue(forKey: key) { shouldRemove($0.version) }
         }
     }
 
-    func removeAll() {
+    func removeAll(cause: RemovalCause = .explicit) {
         switch self {
-        case .builtIn(let store): store.removeAll()
+        case .builtIn(let store): store.removeAll(cause: cause)
         case .custom(let cache): cache.removeAll()
         }
     }

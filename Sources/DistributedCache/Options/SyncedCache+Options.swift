@@ -231,6 +231,13 @@ extension SyncedCache {
         /// ``CacheError/loaderTimedOut(key:after:)``; the loader finishes in the background and
         /// its value is still stored. Nil (the default): no limit.
         public var loaderHardTimeout: Duration?
+        /// Called for every entry that leaves the local cache, with the cause: `.size` (evicted),
+        /// `.expired`, `.explicit` (this instance's delete, clear or tag invalidation),
+        /// `.replaced` (a newer value), `.invalidated` (another instance's change, Redis's
+        /// report in tracking mode, or a resync). Called on a task of its own, in order, off every
+        /// cache path; removals that pile up beyond 65,536 unreported are dropped (counted in
+        /// `Stats.removalsDropped`). Built-in local caches only (a custom one reports nothing).
+        public var onRemoval: (@Sendable (Removal) -> Void)?
         /// A loop to share with other clients; nil starts one for this cache.
         public var eventLoop: EventLoop?
         /// Spacing of reconnection attempts after Redis connections fail.

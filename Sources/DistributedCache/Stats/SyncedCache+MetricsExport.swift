@@ -19,7 +19,7 @@ extension SyncedCache {
             (\.staleReads, counter("stale_reads")), (\.loads, counter("loads")),
             (\.forgedVersions, counter("forged_versions")),
             (\.trackingInvalidations, counter("tracking_invalidations")), (\.refreshes, counter("refreshes")),
-            (\.loaderTimeouts, counter("loader_timeouts")),
+            (\.loaderTimeouts, counter("loader_timeouts")), (\.removalsDropped, counter("removals_dropped")),
         ]
         let size = Gauge(label: "dcache_local_entries", dimensions: dimensions)
         let healthy = Gauge(label: "dcache_channel_healthy", dimensions: dimensions)

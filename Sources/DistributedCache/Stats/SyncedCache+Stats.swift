@@ -57,6 +57,8 @@ extension SyncedCache {
         /// Loads that passed ``Options/loaderSoftTimeout`` (a stale value was served) or
         /// ``Options/loaderHardTimeout`` (the call failed).
         public var loaderTimeouts: UInt64 = 0
+        /// Removals not reported to ``Options/onRemoval`` because 65,536 were already waiting.
+        public var removalsDropped: UInt64 = 0
         /// Keys whose local entry or tombstone carried a version Redis never handed out (a forged
         /// event), found out and dropped when they held back a later set.
         public var forgedVersions: UInt64 = 0
@@ -66,7 +68,7 @@ extension SyncedCache {
     enum StatKey: Int, CaseIterable {
         case remoteHits, remoteMisses, sets, deletes, clears
         case eventsReceived, eventsApplied, eventsIgnored, eventsMalformed, eventsRejected, invalidations
-        case errors, resyncs, staleReads, loads, forgedVersions, trackingInvalidations, refreshes, loaderTimeouts
+        case errors, resyncs, staleReads, loads, forgedVersions, trackingInvalidations, refreshes, loaderTimeouts, removalsDropped
     }
 }
 
@@ -125,6 +127,7 @@ extension SyncedCache {
         stats.trackingInvalidations = counters[.trackingInvalidations]
         stats.refreshes = counters[.refreshes]
         stats.loaderTimeouts = counters[.loaderTimeouts]
+        stats.removalsDropped = counters[.removalsDropped]
         return stats
     }
 }

@@ -49,7 +49,7 @@ extension SyncedCache {
         if message.payloadIsNull {
             // FLUSHDB or FLUSHALL: every key is gone.
             changes.recordClear(version: 0, horizon: horizon.current)
-            local.removeAll()
+            local.removeAll(cause: .invalidated)
             counters.increment(.trackingInvalidations)
             if options.debugMode { logger.debug("tracking: flush") }
             return
@@ -67,7 +67,7 @@ extension SyncedCache {
                 continue
             }
             changes.recordChange(of: key, version: 0, horizon: horizon.current)
-            local.remove(key) { _ in true }
+            local.remove(key, cause: .invalidated) { _ in true }
             counters.increment(.trackingInvalidations)
             if options.debugMode { logger.debug("tracking: invalidated", metadata: ["key": "\(key)"]) }
         }

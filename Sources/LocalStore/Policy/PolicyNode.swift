@@ -66,6 +66,11 @@ package class PolicyNode {
     var queue: PolicyQueue = .none
     /// Guarded by the policy lock.
     var state: PolicyNodeState = .pending
+    /// Set by the owner before the entry is stored, never after: this entry replaces its key's
+    /// entry with the same value in another form (the distributed cache's decode-once step), so
+    /// the replacement is not reported to the removal listener. Fits in the padding after
+    /// `state`.
+    package var replacesSilently = false
     /// Access-order links (window, probation, protected or LRU list). Guarded by the policy lock.
     ///
     /// Stored as `Unmanaged` rather than `unowned(unsafe)` references: turning an unowned(unsafe)
@@ -102,6 +107,22 @@ package class PolicyNode {
     package var expires: Bool { expiresAt != Int64.max }
 }
 
+/// An entry that left the cache, as the removal listener (``StoreConfiguration/removalListener``)
+/// gets it.
+public struct Removal: Sendable {
+    /// The entry's key.
+    public var key: String { entry.key }
+    /// Why it left.
+    public let cause: RemovalCause
+    /// The entry itself (the distributed cache looks at its value's type and version).
+    package let entry: KeyedEntry
+
+    package init(entry: KeyedEntry, cause: RemovalCause) {
+        self.entry = entry
+        self.cause = cause
+    }
+}
+
 /// Why an entry left the cache. Each cause has its own counter in the cache's metrics.
 public enum RemovalCause: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// Evicted by the policy to stay within the maximum weight (including admission rejections).
@@ -112,6 +133,9 @@ public enum RemovalCause: UInt8, Sendable, CaseIterable, CustomStringConvertible
     case explicit
     /// Replaced by a set of the same key.
     case replaced
+    /// Removed by its owner because the data changed elsewhere (for the distributed cache:
+    /// another instance's write, Redis's report, a resynchronization).
+    case invalidated
 
     public var description: String {
         switch self {
@@ -119,6 +143,7 @@ public enum RemovalCause: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .expired: return "expired"
         case .explicit: return "explicit"
         case .replaced: return "replaced"
+        case .invalidated: return "invalidated"
         }
     }
 }
