@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
         .testTarget(
             name: "LocalStoreTests",
-            dependencies: ["LocalStore", "CSupport"],
+            dependencies: ["LocalStore", "CSupport", "Primitives", "TestSupport"],
             swiftSettings: internalChecks
         ),
         .testTarget(

@@ -218,6 +218,7 @@ public final class SyncedCache: Sendable {
             case .custom(let factory):
                 return .custom(try factory())
             }
+            configuration.timeToIdle = options.timeToIdle
             if let removals {
                 // Runs under the store's policy lock: hand over and return.
                 configuration.removalListener = { removal in

@@ -42,6 +42,7 @@ extension EntryStore {
             expireDueEntries(&state)
             _ = retireGarbage(&state)
         }
+        renewIdleEntries()
         collectRetired()
     }
 
@@ -49,7 +50,17 @@ extension EntryStore {
     /// came before a write weigh in the evictions it causes; a read of an entry whose insert is
     /// still buffered is dropped, as the policy has not linked it yet). Policy lock held.
     func applyPending(_ state: inout PolicyState) {
-        ReadReplay.apply(threadBlocks, to: state.engine)
+        if idleNanoseconds == 0 {
+            ReadReplay.apply(threadBlocks, to: state.engine)
+        } else {
+            let now = dc_clock_now_ns()
+            var candidates: [Unmanaged<KeyedEntry>] = []
+            ReadReplay.apply(threadBlocks, to: state.engine) { [renewalWindow] node in
+                guard node.state == .linked, node.expiresAt != Int64.max, node.expiresAt &- now < renewalWindow else { return }
+                candidates.append(Unmanaged.passRetained(unsafeDowncast(node, to: KeyedEntry.self)))
+            }
+            state.idleRenewals += candidates
+        }
         applyBufferedWrites(&state)
     }
 
@@ -59,6 +70,7 @@ extension EntryStore {
             applyPending(&state)
             return retireGarbage(&state)
         }
+        renewIdleEntries()
         if collect { collectRetired() }
     }
 

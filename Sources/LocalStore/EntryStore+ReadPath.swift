@@ -27,18 +27,21 @@ extension EntryStore {
         dc_ebr_enter(record)
         var result: Result? = nil
         var hit: UnsafeRawPointer? = nil
+        var renew = false
         if let pointer = publishedTable(shardIndex(hash)).lookup(hash: hash, key: key) {
             let entry = Unmanaged<KeyedEntry>.fromOpaque(pointer)
             let expiresAt = entry._withUnsafeGuaranteedRef { $0.expiresAt }
             if expiresAt == Int64.max || !isExpired(expiresAt) {
                 result = entry._withUnsafeGuaranteedRef(body)
                 hit = pointer
+                // Time to idle: an entry near its deadline asks for the pass that renews it.
+                renew = renewalWindow != 0 && expiresAt != Int64.max && expiresAt &- dc_clock_coarse_now_ns() < renewalWindow
             }
         }
         // Inside the read section: the ring may hold the entry's address (ThreadBlocks.swift).
         let ringFull = threadBlocks.recordRead(threadIndex: dc_ebr_record_index(record), entry: hit, hash: hash)
         dc_ebr_exit(record)
-        if ringFull { requestMaintenance() }
+        if ringFull || renew { requestMaintenance() }
         return result
     }
 

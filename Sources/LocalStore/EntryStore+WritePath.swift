@@ -21,6 +21,14 @@ extension EntryStore {
     ///   its weight exceeds the capacity, or the store is closed.
     @discardableResult
     package func insert(_ entry: KeyedEntry, when shouldStore: (KeyedEntry?) -> Bool) -> Bool {
+        let (stored, cap) = applyingTimeToIdle(to: entry)
+        return insert(stored, idleCap: cap, when: shouldStore)
+    }
+
+    /// `insert(_:when:)` of an entry whose deadline is already what the store keeps, with the
+    /// time-to-live deadline that caps its renewals under time to idle (nil: not renewable).
+    @discardableResult
+    func insert(_ entry: KeyedEntry, idleCap: Int64?, when shouldStore: (KeyedEntry?) -> Bool) -> Bool {
         guard !isClosed, Int(entry.weight) <= configuration.maximumWeight else { return false }
         let hash = entry.keyHash
         let retained = Unmanaged.passRetained(entry)
@@ -38,8 +46,10 @@ extension EntryStore {
             retained.release()
             return false
         case .inserted:
+            noteIdleCap(idleCap, of: entry, replacing: nil)
             waiting = writeBuffer.append(.added(retained))
         case .replaced(let old):
+            old._withUnsafeGuaranteedRef { noteIdleCap(idleCap, of: entry, replacing: $0) }
             waiting = writeBuffer.append(.replaced(old: old, new: retained))
         }
         dc_ebr_exit(record)
@@ -106,6 +116,7 @@ extension EntryStore {
     /// Accounts for an entry that left the table (any cause). Policy lock held.
     func left(_ node: PolicyNode, in state: inout PolicyState) {
         if node.expires { state.expiringEntries -= 1 }
+        forgetIdleCap(of: node)
     }
 
     /// Tells the removal listener, if any, that `node` left. Policy lock held.

@@ -54,6 +54,16 @@ package final class EntryStore: @unchecked Sendable {
     @usableFromInline let threadBlocks: ThreadBlocks
     /// Immutable: the coarse clock's resolution in nanoseconds.
     @usableFromInline let coarseClockResolution: Int64
+    /// Immutable. Time to idle in nanoseconds (0: none; see StoreConfiguration.timeToIdle).
+    let idleNanoseconds: Int64
+    /// Immutable. A read of an entry with less life than this left asks for its renewal (7/8
+    /// of the time to idle; 0: no time to idle, and the read path's check is one comparison).
+    @usableFromInline let renewalWindow: Int64
+    /// Time to idle: the deadline its time to live sets (`Int64.max`: none) of each entry whose
+    /// current deadline comes from idleness and may be renewed, by the entry's identity. Entries
+    /// bound by their time to live are not here. Its own lock, taken by writers and, nested
+    /// inside the policy lock, by maintenance.
+    let idleCaps = Locked<[ObjectIdentifier: Int64]>([:])
     /// Guards the policy, the timer wheel and the policy-side counters.
     let policyState: Locked<PolicyState>
     /// Thread-safe itself.
@@ -89,6 +99,8 @@ package final class EntryStore: @unchecked Sendable {
         })
         self.threadBlocks = ThreadBlocks(ringSize: configuration.resolvedReadBufferSize, directorySize: threadDirectorySize)
         self.coarseClockResolution = dc_clock_coarse_resolution_ns()
+        self.idleNanoseconds = configuration.timeToIdle?.saturatingNanoseconds ?? 0
+        self.renewalWindow = idleNanoseconds / 8 * 7
         self.policyState = Locked(PolicyState(engine: PolicyEngine(configuration: configuration)))
     }
 

@@ -71,6 +71,13 @@ public struct StoreConfiguration: Sendable {
     public var capacity: Capacity
     /// Time to live of entries stored without one; nil: no expiry.
     public var defaultTTL: Duration?
+    /// Expire after access (time to idle): an entry not read for this long leaves the cache
+    /// (cause `.expired`), whatever its time to live, which still bounds it. Reads keep an entry
+    /// alive by renewing its deadline: an entry read with less than 7/8 of this left is renewed
+    /// (a copy with a fresh deadline, made on the maintenance thread within about a millisecond),
+    /// so an entry leaves between 7/8 and 1 times this after its last read. Reads the policy never
+    /// sees (a read ring lapped under heavy contention) do not renew. Nil (the default): none.
+    public var timeToIdle: Duration?
     /// Upper bound of the frequency sketch's 4-bit counters (W-TinyLFU only).
     public var frequencyCounterLimit: Int
     /// Reads each thread records between two passes of the policy's maintenance (rounded up to
@@ -182,6 +189,9 @@ public struct StoreConfiguration: Sendable {
         }
         if let defaultTTL, defaultTTL <= .zero {
             throw .invalidConfiguration("defaultTTL must be positive, got \(defaultTTL)")
+        }
+        if let timeToIdle, timeToIdle < .milliseconds(8) || timeToIdle > .seconds(100 * 365 * 86_400) {
+            throw .invalidConfiguration("timeToIdle must be in 8 ms ... 100 years, got \(timeToIdle)")
         }
     }
 

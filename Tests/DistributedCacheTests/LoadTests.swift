@@ -165,6 +165,28 @@ final class CallCounter: Sendable {
         }
     }
 
+    // MARK: - Time to idle
+
+    @Test func timeToIdle_dropsUnreadLocalEntries_only() async throws {
+        let idle = Duration.milliseconds(150).scaledForTests
+        try await withCaches(1, configure: {
+            $0.readerCanSetToRedis = true
+            $0.timeToIdle = idle
+        }) { caches, _ async throws in
+            let cache = caches[0]
+            try await cache.set("read", "r", ttl: .seconds(60))
+            try await cache.set("unread", "u", ttl: .seconds(60))
+            let end = ContinuousClock.now + idle * 4
+            while ContinuousClock.now < end {
+                #expect(cache.localValue(forKey: "read", as: String.self) == "r")
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(cache.localValue(forKey: "unread", as: String.self) == nil)
+            // Local only: Redis still has it, for its TTL.
+            #expect(try await cache.get("unread", as: String.self) == "u")
+        }
+    }
+
     // MARK: - Jitter
 
     @Test func ttlJitter_spreadsExpirations() async throws {

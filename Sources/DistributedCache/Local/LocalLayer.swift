@@ -71,13 +71,13 @@ enum LocalLayer: Sendable {
         }
     }
 
-    /// The monotonic deadline (ns; `Int64.max`: none) of the entry for `key`, without recording a
-    /// read and without allocating; nil when absent.
+    /// The monotonic deadline (ns; `Int64.max`: none) the time to live of the entry for `key`
+    /// sets (not the idle one), without recording a read and without allocating; nil when absent.
     @usableFromInline
     func expiry(ofKey key: String) -> Int64? {
         switch self {
         case .builtIn(let store):
-            return store.peekEntry(forKey: key, hash: store.hash(key)) { $0.expiresAt }
+            return store.peekEntry(forKey: key, hash: store.hash(key)) { store.timeToLiveDeadline(of: $0) }
         case .custom(let cache):
             return cache.value(forKey: key)?.expiresAt
         }

@@ -46,6 +46,7 @@ extension SyncedCache.Options {
         ("CACHE_REFRESH_AHEAD", "refreshAhead (fraction of the TTL, 0 < f < 1)"),
         ("CACHE_TTL_JITTER", "ttlJitter (fraction, 0 <= f < 1)"),
         ("CACHE_STALE_RETENTION", "staleRetention (Go duration; 0 disables)"),
+        ("CACHE_TIME_TO_IDLE", "timeToIdle (Go duration)"),
         ("CACHE_LOADER_SOFT_TIMEOUT", "loaderSoftTimeout (Go duration)"),
         ("CACHE_LOADER_HARD_TIMEOUT", "loaderHardTimeout (Go duration)"),
     ]
@@ -116,6 +117,7 @@ extension SyncedCache.Options {
         if let value = try reader.fraction("CACHE_REFRESH_AHEAD") { options.refreshAhead = value }
         if let value = try reader.fraction("CACHE_TTL_JITTER") { options.ttlJitter = value }
         if let value = try reader.duration("CACHE_STALE_RETENTION", allowZero: true) { options.staleRetention = value }
+        if let value = try reader.duration("CACHE_TIME_TO_IDLE") { options.timeToIdle = value }
         if let value = try reader.duration("CACHE_LOADER_SOFT_TIMEOUT") { options.loaderSoftTimeout = value }
         if let value = try reader.duration("CACHE_LOADER_HARD_TIMEOUT") { options.loaderHardTimeout = value }
         do {

@@ -218,6 +218,12 @@ extension SyncedCache {
         /// up to this much (0.1: by 0 to 10 %), so that keys written together do not expire
         /// together. In 0 ..< 1; 0, the default, for exact TTLs.
         public var ttlJitter: Double = 0
+        /// Expire after access (time to idle): a local entry not read for this long leaves the
+        /// local cache (cause `.expired`), whatever its time to live, which still bounds it. Local
+        /// only: Redis keeps the value for its TTL. An entry leaves between 7/8 and 1 times this
+        /// after its last read (see `StoreConfiguration.timeToIdle`). Built-in local caches
+        /// only. Nil (the default): entries live until their TTL or eviction.
+        public var timeToIdle: Duration?
         /// Fail-safe: how long Redis keeps a value after its time to live ended. Such a value is
         /// never returned by `get`, but `getOrLoad` serves it when its loader throws, or when the
         /// loader takes longer than ``loaderSoftTimeout`` (the load then finishes in the
@@ -274,7 +280,7 @@ extension SyncedCache {
                 ("defaultTTL", defaultTTL), ("operationTimeout", operationTimeout), ("maximumStaleness", maximumStaleness),
                 ("pingInterval", pingInterval), ("pingTimeout", pingTimeout), ("loadLockTTL", loadLockTTL),
                 ("staleRetention", staleRetention), ("loaderSoftTimeout", loaderSoftTimeout),
-                ("loaderHardTimeout", loaderHardTimeout),
+                ("loaderHardTimeout", loaderHardTimeout), ("timeToIdle", timeToIdle),
             ]
             for case let (name, duration?) in durations where duration > SyncedCache.maximumTTL {
                 try fail(name, "must be at most \(SyncedCache.maximumTTL) (100 years), got \(duration)")
@@ -297,6 +303,10 @@ extension SyncedCache {
             }
             if !(ttlJitter >= 0 && ttlJitter < 1) { try fail("ttlJitter", "must be in 0 ..< 1, got \(ttlJitter)") }
             if staleRetention < .zero { try fail("staleRetention", "must be >= 0") }
+            if let timeToIdle, timeToIdle < .milliseconds(8) { try fail("timeToIdle", "must be at least 8 ms, got \(timeToIdle)") }
+            if timeToIdle != nil, case .custom = localCache {
+                try fail("timeToIdle", "needs a built-in local cache (lfu or lru); a custom one expires entries its own way")
+            }
             if let loaderSoftTimeout, loaderSoftTimeout <= .zero { try fail("loaderSoftTimeout", "must be positive") }
             if let loaderHardTimeout, loaderHardTimeout <= .zero { try fail("loaderHardTimeout", "must be positive") }
             if let loaderSoftTimeout, let loaderHardTimeout, loaderHardTimeout <= loaderSoftTimeout {

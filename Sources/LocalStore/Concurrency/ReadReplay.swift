@@ -12,10 +12,20 @@
 // specialized, with no metadata lookups and no closure contexts.
 
 enum ReadReplay {
-    /// Drains every thread's ring into `engine`. Policy lock held.
-    static func apply(_ blocks: ThreadBlocks, to engine: PolicyEngine) {
+    /// Drains every thread's ring into `engine`; with `renewing` (time to idle), each hit is
+    /// also handed to it. Policy lock held.
+    static func apply(_ blocks: ThreadBlocks, to engine: PolicyEngine, renewing: ((PolicyNode) -> Void)? = nil) {
         // The switch is outside the loop, so each loop calls its policy's methods directly and
         // they inline: the replay of one read is the ring load and the policy's work.
+        if let renewing {
+            switch engine {
+            case .windowTinyLFU(let policy):
+                drain(blocks, hit: { policy.recordAccess($0); renewing($0) }, miss: policy.recordMiss)
+            case .lru(let policy):
+                drain(blocks, hit: { policy.recordAccess($0); renewing($0) }, miss: { _ in })
+            }
+            return
+        }
         switch engine {
         case .windowTinyLFU(let policy): drain(blocks, hit: policy.recordAccess, miss: policy.recordMiss)
         case .lru(let policy): drain(blocks, hit: policy.recordAccess, miss: { _ in })

@@ -23,6 +23,9 @@ struct PolicyState: @unchecked Sendable {
     /// What the current pass took out of the table or out of write records, retired to the
     /// reclaimer before the lock is released; kept here so that its capacity is reused.
     var garbage: [Garbage] = []
+    /// Time to idle: entries read near their idle deadline, retained, to renew once the lock is
+    /// released (EntryStore+Idle.swift).
+    var idleRenewals: [Unmanaged<KeyedEntry>] = []
 
     init(engine: PolicyEngine) {
         self.engine = engine

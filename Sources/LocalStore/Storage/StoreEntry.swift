@@ -26,6 +26,12 @@ package class KeyedEntry: PolicyNode, @unchecked Sendable {
         self.key = key
         super.init(keyHash: keyHash, weight: weight, expiresAt: expiresAt)
     }
+
+    /// The same entry (key, value, weight, version) with another deadline: time to idle renews
+    /// an entry this way, entries being immutable. Every concrete entry class overrides it.
+    package func renewed(expiresAt: Int64) -> KeyedEntry {
+        preconditionFailure("\(type(of: self)) does not override renewed(expiresAt:)")
+    }
 }
 
 /// An entry of a ``ShardedCache``: a key and its value (80 bytes with a class value).
@@ -37,6 +43,10 @@ package final class StoreEntry<Value: Sendable>: KeyedEntry, @unchecked Sendable
     package init(key: String, value: Value, keyHash: UInt64, weight: UInt32, expiresAt: Int64) {
         self.value = value
         super.init(key: key, keyHash: keyHash, weight: weight, expiresAt: expiresAt)
+    }
+
+    package override func renewed(expiresAt: Int64) -> KeyedEntry {
+        StoreEntry(key: key, value: value, keyHash: keyHash, weight: weight, expiresAt: expiresAt)
     }
 }
 
@@ -61,5 +71,9 @@ package final class VersionedStoreEntry<Value: Sendable>: VersionedEntry, @unche
     package init(key: String, value: Value, keyHash: UInt64, weight: UInt32, expiresAt: Int64, version: UInt64) {
         self.value = value
         super.init(key: key, keyHash: keyHash, weight: weight, expiresAt: expiresAt, version: version)
+    }
+
+    package override func renewed(expiresAt: Int64) -> KeyedEntry {
+        VersionedStoreEntry(key: key, value: value, keyHash: keyHash, weight: weight, expiresAt: expiresAt, version: version)
     }
 }
