@@ -112,7 +112,12 @@ package final class EntryStore: @unchecked Sendable {
         policyState.withLock { $0.engine.removeAll { _ in } }
         #endif
         // Shards release their entries in their own deinit; the tables' memory goes with them.
-        // Retired garbage is freed by the reclaimer's deinit, buffered writes by the buffer's.
+        // Retired garbage is freed by the reclaimer's deinit, buffered writes by the buffer's;
+        // entries a pass retained for renewal (time to idle) and no renewal took, here.
+        policyState.withLock { state in
+            for retained in state.idleRenewals { retained.release() }
+            state.idleRenewals.removeAll()
+        }
         tables.deallocate()
     }
 
@@ -166,6 +171,8 @@ package final class EntryStore: @unchecked Sendable {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         removeAll()
+        // Drops the entries waiting for renewal (inserts are refused from now on).
+        renewIdleEntries()
     }
 
     /// Writes waiting in the write buffer for the policy (for measurements and tests).
