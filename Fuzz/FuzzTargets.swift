@@ -137,9 +137,10 @@ func fuzzRESP(_ bytes: [UInt8]) {
 func fuzzPodLine(_ bytes: [UInt8]) {
     let line = String(decoding: bytes, as: UTF8.self)
     guard case .success(let command) = PodCommand.parse(Substring(line)) else { return }
-    if case .set(let key, let value, let ttl, _) = command {
+    if case .set(let key, let value, let ttl, _, let tags) = command {
         precondition(!key.isEmpty && !key.contains(" "), "a key is one word")
         precondition(ttl.map { $0 > 0 } ?? true, "a TTL is positive")
         precondition(value.isEmpty || line.contains(value), "the value comes from the line")
+        precondition(tags.allSatisfy { !$0.isEmpty && !$0.contains(" ") && !$0.contains(",") }, "a tag is one non-empty word")
     }
 }
