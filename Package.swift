@@ -138,7 +138,7 @@ let package = Package(
         ),
 
         // Tests mirror Sources; TestSupport holds the RedisServer fixture they share.
-        .target(name: "TestSupport", dependencies: ["EmbeddedRedis", "Primitives"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["EmbeddedRedis", "Primitives", "RedisTransport"], path: "Tests/TestSupport"),
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
         .testTarget(
             name: "LocalStoreTests",

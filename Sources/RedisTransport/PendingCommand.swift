@@ -123,6 +123,51 @@ final class PendingCommand: ManagedBuffer<PendingCommandHeader, UInt8> {
         return command
     }
 
+    /// A fresh command with the same bytes and settings, to send again (a cluster redirection).
+    func copy() -> PendingCommand {
+        let length = header.length
+        let copy = PendingCommand.allocate(length: length, timeout: .milliseconds(Int64(header.timeoutMilliseconds)))
+        copy.header.returnsErrorReplies = header.returnsErrorReplies
+        withUnsafeMutablePointerToElements { source in
+            copy.withUnsafeMutablePointerToElements { $0.update(from: source, count: length) }
+        }
+        return copy
+    }
+
+    /// The cluster slot of the command's routing key (CommandRouting), read back from the
+    /// encoded bytes; nil for a command without a key.
+    var routingSlot: Int? {
+        withUnsafeMutablePointerToElements { base -> Int? in
+            let bytes = UnsafeBufferPointer(start: base, count: header.length)
+            var arguments: [Range<Int>] = []
+            var index = 0
+            // Our own encoding: *N\r\n then $L\r\n<L bytes>\r\n per argument.
+            func number(after marker: UInt8) -> Int? {
+                guard index < bytes.count, bytes[index] == marker else { return nil }
+                index += 1
+                var value = 0
+                while index < bytes.count, bytes[index] != 13 {
+                    value = value * 10 + Int(bytes[index] &- 48)
+                    index += 1
+                }
+                index += 2
+                return value
+            }
+            guard let count = number(after: UInt8(ascii: "*")) else { return nil }
+            for _ in 0..<min(count, 4) {
+                guard let length = number(after: UInt8(ascii: "$")), index + length <= bytes.count else { return nil }
+                arguments.append(index..<(index + length))
+                index += length + 2
+            }
+            guard let first = arguments.first else { return nil }
+            let keyIndex = CommandRouting.keyIndex(
+                command: Array(bytes[first]), argumentCount: count,
+                numberOfKeys: { arguments.count > 2 ? Int(String(decoding: bytes[arguments[2]], as: UTF8.self)) : nil })
+            guard let keyIndex, keyIndex < arguments.count else { return nil }
+            return ClusterSlots.slot(of: bytes[arguments[keyIndex]])
+        }
+    }
+
     /// Calls `body` with the encoded bytes.
     func withEncodedBytes<Result>(_ body: (UnsafePointer<CChar>, Int) -> Result) -> Result {
         let length = header.length

@@ -286,8 +286,11 @@ extension RedisClient {
         var on = ["CLIENT", "TRACKING", "on", "REDIRECT", String(clientID), "BCAST"]
         for prefix in prefixes { on += ["PREFIX", prefix] }
         on.append("NOLOOP")
+        // With Redis Cluster, tracking runs on the primary of the first prefix's slot (a
+        // namespace's keys share one slot: its hash tag), where the subscriber must be too.
+        let connection = router?.connection(forSlot: prefixes.first.map { ClusterSlots.slot(of: $0) }) ?? connections[0]
         for arguments in [["CLIENT", "TRACKING", "off"], on] {
-            try await send(arguments, on: connections[0])
+            try await send(arguments, on: connection)
         }
     }
 

@@ -32,7 +32,11 @@ public final class RedisClient: @unchecked Sendable {
     @usableFromInline let maximumArgumentSize: Int
     @usableFromInline let commandTimeout: Duration
     private let ownsEventLoop: Bool
+    /// The command connections (standalone); empty with Redis Cluster, where `router` has one
+    /// per primary.
     let connections: [RedisConnection]
+    /// Redis Cluster routing (ClusterRouter.swift); nil for a single server.
+    let router: ClusterRouter?
     private let nextConnection = Atomic<Int>(0)
     let observers = StateObservers()
     /// Script source -> SHA1 from SCRIPT LOAD.
@@ -57,8 +61,14 @@ public final class RedisClient: @unchecked Sendable {
             self.eventLoop = try EventLoop(name: "redis-\(configuration.host):\(configuration.port)")
             self.ownsEventLoop = true
         }
-        self.connections = (0..<configuration.connectionCount).map { [eventLoop = self.eventLoop] _ in
-            RedisConnection(loop: eventLoop, configuration: configuration, isSubscriber: false)
+        if configuration.clusterNodes.isEmpty {
+            self.connections = (0..<configuration.connectionCount).map { [eventLoop = self.eventLoop] _ in
+                RedisConnection(loop: eventLoop, configuration: configuration, isSubscriber: false)
+            }
+            self.router = nil
+        } else {
+            self.connections = []
+            self.router = ClusterRouter(configuration: configuration, eventLoop: self.eventLoop, observers: observers)
         }
         let observers = self.observers
         self.eventLoop.execute { [connections] in
@@ -74,6 +84,7 @@ public final class RedisClient: @unchecked Sendable {
     ///   ``RedisError/authenticationFailed(_:)`` when the credentials are refused,
     ///   ``RedisError/closed`` after ``close()``.
     public nonisolated(nonsending) func connect() async throws(RedisError) {
+        if let router { return try await connectCluster(router) }
         let result: Result<Void, RedisError> = await withCheckedContinuation { continuation in
             eventLoop.execute(
                 { [connections] in
@@ -95,9 +106,11 @@ public final class RedisClient: @unchecked Sendable {
     /// still get their replies (within their timeout). Stops the event loop if this client owns
     /// it. Idempotent. Must not be awaited from a task running on ``eventLoop``.
     public nonisolated(nonsending) func close() async {
+        let connections = router?.close() ?? self.connections
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             eventLoop.execute(
-                { [connections] in
+                {
+                    guard !connections.isEmpty else { return continuation.resume() }
                     var remaining = connections.count
                     for connection in connections {
                         connection.close {
@@ -141,8 +154,16 @@ public final class RedisClient: @unchecked Sendable {
     /// Submits an encoded command and waits for its completion.
     @usableFromInline
     nonisolated(nonsending) func execute(_ command: PendingCommand) async throws -> RESPValue {
+        if let router { return try await executeInCluster(command, router) }
         let index = connections.count == 1 ? 0 : nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count
-        let connection = connections[index]
+        return try await submit(command, to: connections[index])
+    }
+
+    /// Submits an encoded command to one connection and waits for its completion; with `asking`,
+    /// right after an `ASKING` on the same connection (a cluster redirection).
+    nonisolated(nonsending) func submit(_ command: PendingCommand, to connection: RedisConnection, asking: Bool = false)
+        async throws -> RESPValue
+    {
         command.header.connection = Unmanaged.passUnretained(connection)
         let loop = eventLoop
         // PendingCommand is handed between threads by the loop's protocol (see its contract); the
@@ -151,7 +172,12 @@ public final class RedisClient: @unchecked Sendable {
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 command.header.completion = .continuation(continuation)
-                if loop.inEventLoop {
+                if asking, let prefix = try? PendingCommand.make(arguments: ["ASKING"], limit: 16, timeout: commandTimeout) {
+                    // Both in one loop job: nothing comes between them on the connection.
+                    let pair = UncheckedBatch([prefix, command])
+                    loop.execute({ for command in pair.commands { connection.submit(command) } },
+                                 otherwise: { for command in pair.commands { command.complete(.failure(.closed)) } })
+                } else if loop.inEventLoop {
                     connection.submit(command)
                 } else {
                     loop.submit(.command(command))
@@ -171,7 +197,7 @@ public final class RedisClient: @unchecked Sendable {
 
     /// Sends the same command on every connection (for connection state such as SELECT).
     nonisolated(nonsending) func broadcast(_ arguments: [String]) async throws {
-        for connection in connections { _ = try await send(arguments, on: connection) }
+        for connection in router?.allConnections ?? connections { _ = try await send(arguments, on: connection) }
     }
 
     /// Sends a command on one given connection (for connection state).
@@ -242,6 +268,7 @@ extension RedisClient {
         let encoded = try commands.map {
             try PendingCommand.make(arguments: $0, limit: maximumArgumentSize, timeout: timeout ?? commandTimeout)
         }
+        if let router { return await pipelineInCluster(encoded, router) }
         let connection =
             connections.count == 1 ? connections[0]
             : connections[nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count]

@@ -67,6 +67,11 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var connectionCount: Int
     /// Spacing of reconnection attempts.
     public var backoff: Backoff
+    /// Redis Cluster: seed nodes to read the slot map from (`CLUSTER SLOTS`). Empty, the
+    /// default: one server at `host:port`. With seeds, a ``RedisClient`` keeps one connection per
+    /// primary and sends each command to the primary of its key's slot, following `MOVED` and
+    /// `ASK` redirections; `host` and `port` are then unused.
+    public var clusterNodes: [ClusterNode] = []
 
     /// Creates a configuration.
     public init(
@@ -114,6 +119,26 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.port = port
     }
 
+    /// Parses "HOST:PORT[,HOST:PORT...]" into cluster seed nodes.
+    /// - Throws: ``RedisError/invalidArgument(_:)`` for a malformed address.
+    public static func clusterNodes(_ list: String) throws(RedisError) -> [ClusterNode] {
+        var nodes: [ClusterNode] = []
+        for item in list.split(separator: ",") {
+            let parsed = try RedisConfiguration(address: String(item.filter { $0 != " " }))
+            nodes.append(ClusterNode(host: parsed.host, port: parsed.port))
+        }
+        guard !nodes.isEmpty else { throw .invalidArgument("no cluster node in \"\(list)\"") }
+        return nodes
+    }
+
+    /// This configuration aimed at one node (host and port replaced; the seeds kept).
+    func aimed(at node: ClusterNode) -> RedisConfiguration {
+        var copy = self
+        copy.host = node.host
+        copy.port = node.port
+        return copy
+    }
+
     /// Checks the settings.
     /// - Throws: ``RedisError/invalidArgument(_:)`` naming the bad setting.
     public func validate() throws(RedisError) {
@@ -125,6 +150,12 @@ public struct RedisConfiguration: Sendable, Equatable {
         if maximumArgumentSize <= 0 { throw .invalidArgument("maximumArgumentSize must be positive") }
         if !(1...64).contains(connectionCount) {
             throw .invalidArgument("connectionCount must be in 1...64, got \(connectionCount)")
+        }
+        for node in clusterNodes where node.host.isEmpty || !(1...65535).contains(node.port) {
+            throw .invalidArgument("cluster node \(node) is not a HOST:PORT")
+        }
+        if !clusterNodes.isEmpty && database != 0 {
+            throw .invalidArgument("Redis Cluster has only database 0, got \(database)")
         }
     }
 }

@@ -1,0 +1,126 @@
+// A real Redis Cluster for tests: N primaries and R replicas each, every one a `redis-server` on
+// a free loopback port (its cluster bus on another free port), joined by
+// `redis-cli --cluster create ... --cluster-yes`, and torn down afterwards.
+
+import Foundation
+import RedisTransport
+
+/// A running Redis Cluster of loopback servers.
+public final class RedisCluster: Sendable {
+    /// Every server, in creation order: `redis-cli --cluster create` makes the first
+    /// `primaries` of them primaries and the rest their replicas.
+    public let servers: [RedisServer]
+    /// Number of primaries at creation.
+    public let primaryCount: Int
+
+    init(servers: [RedisServer], primaryCount: Int) {
+        self.servers = servers
+        self.primaryCount = primaryCount
+    }
+
+    /// The seed addresses to give a client: every server.
+    public var seeds: [ClusterNode] { servers.map { ClusterNode(host: $0.host, port: $0.port) } }
+
+    /// The seeds as "HOST:PORT,HOST:PORT,..." (the CLI's `--cluster` form).
+    public var seedList: String { seeds.map(\.description).joined(separator: ",") }
+
+    /// The server listening at `node`.
+    public func server(at node: ClusterNode) -> RedisServer? { servers.first { $0.port == node.port } }
+
+    /// Starts the servers and creates the cluster; returns once every node reports
+    /// `cluster_state:ok` and agrees on the slot map.
+    public static func start(primaries: Int = 3, replicasPerPrimary: Int = 1) async throws -> RedisCluster {
+        var servers: [RedisServer] = []
+        do {
+            for _ in 0..<(primaries * (1 + replicasPerPrimary)) {
+                let bus = try RedisServer.freeLoopbackPort()
+                servers.append(try await RedisServer.start(.init(extraArguments: [
+                    "--cluster-enabled", "yes", "--cluster-port", String(bus), "--cluster-node-timeout", "2000",
+                    "--cluster-require-full-coverage", "no",
+                ])))
+            }
+            let cluster = RedisCluster(servers: servers, primaryCount: primaries)
+            try cluster.redisCLI(["--cluster", "create"] + servers.map(\.address)
+                + ["--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"])
+            try await cluster.waitUntilStable()
+            return cluster
+        } catch {
+            for server in servers { server.kill() }
+            throw error
+        }
+    }
+
+    /// Kills every server.
+    public func stop() {
+        for server in servers { server.kill() }
+    }
+
+    /// Runs `redis-cli` with these arguments; throws with its output when it fails.
+    @discardableResult
+    public func redisCLI(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw RedisServer.Failure.system("redis-cli \(arguments.joined(separator: " ")) failed: \(text.suffix(2_000))")
+        }
+        return text
+    }
+
+    /// Waits until every live node says `cluster_state:ok`, the same primaries serve all 16,384
+    /// slots, and every replica is in sync with its primary.
+    public func waitUntilStable(timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? await isStable()) == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw RedisServer.Failure.system("the cluster did not become stable within \(timeout)")
+    }
+
+    private func isStable() async throws -> Bool {
+        var views: Set<String> = []
+        for server in servers where server.pid != nil {
+            let client = try RedisClient(configuration: .init(host: server.host, port: server.port))
+            try await client.connect()
+            defer { Task { await client.close() } }
+            guard let info = try await client.send("CLUSTER", "INFO").string, info.contains("cluster_state:ok") else {
+                return false
+            }
+            let slots = try await client.send("CLUSTER", "SLOTS")
+            guard case .array(let ranges) = slots else { return false }
+            var covered = 0
+            var owners: [String] = []
+            for range in ranges {
+                guard case .array(let fields) = range, fields.count >= 3, case .integer(let start) = fields[0],
+                    case .integer(let end) = fields[1], case .array(let primary) = fields[2], primary.count >= 2,
+                    case .integer(let port) = primary[1]
+                else { return false }
+                covered += Int(end - start + 1)
+                owners.append("\(start)-\(end)@\(port)")
+            }
+            guard covered == 16_384 else { return false }
+            // A replica that has not synchronized would refuse to take over its primary.
+            let replication = try await client.send("INFO", "replication").string ?? ""
+            if replication.contains("role:slave") && !replication.contains("master_link_status:up") { return false }
+            views.insert(owners.sorted().joined(separator: ","))
+        }
+        return views.count == 1
+    }
+}
+
+/// Starts a cluster, runs `body` with it, and kills every server afterwards.
+public func withRedisCluster<Result>(
+    primaries: Int = 3, replicasPerPrimary: Int = 1, _ body: (RedisCluster) async throws -> Result
+) async throws -> Result {
+    let cluster = try await RedisCluster.start(primaries: primaries, replicasPerPrimary: replicasPerPrimary)
+    defer { cluster.stop() }
+    return try await body(cluster)
+}
