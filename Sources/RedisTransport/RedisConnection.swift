@@ -82,6 +82,9 @@ final class RedisConnection: @unchecked Sendable {
     @exclusivity(unchecked) var configuration: RedisConfiguration
     /// Subscriber connections skip SELECT (pub/sub ignores databases) and route pushes.
     let isSubscriber: Bool
+    /// Consulted before each connection attempt: where to connect now (nil: the configured
+    /// address). A cluster subscription follows its slot's primary this way.
+    @exclusivity(unchecked) var addressProvider: (() -> ClusterNode?)?
     weak var delegate: RedisConnectionDelegate?
 
     @exclusivity(unchecked) private(set) var state: State = .idle
@@ -155,6 +158,10 @@ final class RedisConnection: @unchecked Sendable {
 
     private func beginConnecting() {
         guard let conn else { return }
+        if let node = addressProvider?() {
+            configuration.host = node.host
+            configuration.port = node.port
+        }
         setState(.connecting, report: .connecting)
         handshakeError = nil
         let status = dc_conn_connect(conn, configuration.host, Int32(configuration.port),

@@ -82,11 +82,15 @@ public final class RedisSubscriber: @unchecked Sendable {
     final class LoopState {
         var channels = Set<String>()
         var patterns = Set<String>()
+        /// Sharded channels (SSUBSCRIBE, Redis 7 Cluster).
+        var shardChannels = Set<String>()
         /// Everyone waiting for confirmations: `subscribe(_:)` and friends, and the restore after
         /// a (re)connection.
         var waiters: [ConfirmationWaiter] = []
         /// The restore in progress, if any: `.connected` is reported when it completes.
         var restore: ConfirmationWaiter?
+        /// See `onShardMoved`.
+        var shardMoved: (@Sendable () -> Void)?
     }
 
     /// Waits for Redis to confirm a set of (un)subscriptions, keyed "subscribe:name",
@@ -204,17 +208,51 @@ public final class RedisSubscriber: @unchecked Sendable {
         try await change("PUNSUBSCRIBE", patterns, pattern: true, adding: false)
     }
 
+    /// Subscribes to sharded channels (SSUBSCRIBE, Redis 7 Cluster; messages come from SPUBLISH).
+    /// All must hash to one slot, served by the node this subscriber is connected to (see
+    /// ``setAddressProvider(_:)``). Kept across reconnections.
+    ///
+    /// hiredis 0.14 knows nothing of sharded pub/sub: in subscribed mode it hands a push to a
+    /// callback by looking its channel up among the classic subscriptions, and drops it when
+    /// none matches (or, not yet subscribed, aborts). So every sharded channel is also
+    /// subscribed classically under the same name, where nothing is
+    /// published; its `smessage`s then reach the handlers like any message.
+    public nonisolated(nonsending) func ssubscribe(_ channels: [String]) async throws {
+        try await change("SSUBSCRIBE", channels, pattern: false, adding: true)
+    }
+
+    /// Aims every later (re)connection at the address `provider` gives (nil keeps the current
+    /// one): with Redis Cluster, the primary serving the subscription's slot now. `provider`
+    /// runs on the loop thread before each connection attempt; keep it short.
+    public func setAddressProvider(_ provider: @escaping @Sendable () -> ClusterNode?) {
+        eventLoop.execute { [connection] in connection.addressProvider = provider }
+    }
+
+    /// Calls `handler` (loop thread) when Redis ends a sharded subscription on its own: the slot
+    /// moved to another node (resharding, failover). The subscriber then reconnects (to the
+    /// address provider's answer) and subscribes again; refresh what the provider reads first.
+    public func onShardMoved(_ handler: @escaping @Sendable () -> Void) {
+        eventLoop.execute { [self] in loopState.shardMoved = handler }
+    }
+
     private nonisolated(nonsending) func change(_ verb: String, _ names: [String], pattern: Bool, adding: Bool) async throws {
+        let shard = verb.hasPrefix("SS") || verb.hasPrefix("SUN")
         guard !names.isEmpty else { return }
         let command = try PendingCommand.make(
             arguments: [verb] + names, limit: connection.configuration.maximumArgumentSize,
             timeout: connection.configuration.commandTimeout)
         let handle = RedisClient.UncheckedCommand(command)
+        // See ssubscribe(_:): the classic twin of each sharded subscription.
+        let registrationForHiredis = try shard && adding ? RedisClient.UncheckedCommand(PendingCommand.make(
+            arguments: ["SUBSCRIBE"] + names, limit: connection.configuration.maximumArgumentSize,
+            timeout: connection.configuration.commandTimeout)) : nil
         let result: Result<Void, RedisError> = await withCheckedContinuation { continuation in
             eventLoop.execute({ [self] in
                 let state = loopState
                 for name in names {
-                    if pattern {
+                    if shard {
+                        if adding { state.shardChannels.insert(name) } else { state.shardChannels.remove(name) }
+                    } else if pattern {
                         if adding { state.patterns.insert(name) } else { state.patterns.remove(name) }
                     } else {
                         if adding { state.channels.insert(name) } else { state.channels.remove(name) }
@@ -224,18 +262,27 @@ public final class RedisSubscriber: @unchecked Sendable {
                     // Recorded; sent when the connection is (re)established.
                     return continuation.resume(returning: connection.state == .closed ? .failure(.closed) : .success(()))
                 }
-                let waiter = ConfirmationWaiter(keys: Set(names.map { verb.lowercased() + ":" + $0 })) { [weak self] result in
+                var keys = Set(names.map { verb.lowercased() + ":" + $0 })
+                if registrationForHiredis != nil { keys.formUnion(names.map { "subscribe:" + $0 }) }
+                let waiter = ConfirmationWaiter(keys: keys) { [weak self] result in
                     self?.loopState.waiters.removeAll { $0.isComplete }
                     // Refused by the server (not merely slow): not restored after a reconnect either.
                     if adding, case .failure(.server) = result {
                         for name in names {
-                            if pattern { state.patterns.remove(name) } else { state.channels.remove(name) }
+                            if shard {
+                                state.shardChannels.remove(name)
+                            } else if pattern {
+                                state.patterns.remove(name)
+                            } else {
+                                state.channels.remove(name)
+                            }
                         }
                     }
                     continuation.resume(returning: result)
                 }
                 state.waiters.append(waiter)
                 waiter.expire(after: connection.configuration.commandTimeout, on: eventLoop)
+                if let registrationForHiredis { connection.writePush(registrationForHiredis.command) }
                 connection.writePush(handle.command)
             }, otherwise: { continuation.resume(returning: .failure(.closed)) })
         }
@@ -321,14 +368,15 @@ extension RedisSubscriber: RedisConnectionDelegate {
         currentClientID.store(connection.serverClientID ?? 0, ordering: .releasing)
         let state = loopState
         for waiter in state.waiters {
-            for key in waiter.keys where key.hasPrefix("unsubscribe:") || key.hasPrefix("punsubscribe:") {
+            for key in waiter.keys where key.hasPrefix("unsubscribe:") || key.hasPrefix("punsubscribe:") || key.hasPrefix("sunsubscribe:") {
                 waiter.confirm(key)
             }
         }
         state.restore?.abandon()
         state.restore = nil
         let groups: [(verb: String, names: [String])] = [
-            ("SUBSCRIBE", state.channels.sorted()), ("PSUBSCRIBE", state.patterns.sorted()),
+            ("SUBSCRIBE", state.channels.union(state.shardChannels).sorted()), ("PSUBSCRIBE", state.patterns.sorted()),
+            ("SSUBSCRIBE", state.shardChannels.sorted()),
         ]
         var keys = Set<String>()
         for group in groups where !group.names.isEmpty {
@@ -408,7 +456,15 @@ extension RedisSubscriber: RedisConnectionDelegate {
             }
         case "pmessage" where r.elements >= 4:
             deliver(RedisPubSubMessage(channel: text(2), pattern: text(1), payload: bytes(3)))
-        case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
+        case "smessage":
+            deliver(RedisPubSubMessage(channel: text(1), payload: bytes(2)))
+        case "sunsubscribe" where loopState.shardChannels.contains(text(1))
+            && !loopState.waiters.contains(where: { $0.keys.contains("sunsubscribe:" + text(1)) }):
+            // Not asked for: Redis ended it because the channel's slot moved to another node.
+            // (Inside hiredis's reply callback, where the connection cannot be dropped: next job.)
+            loopState.shardMoved?()
+            eventLoop.executeOnLoop { [connection] in connection.forceReconnect() }
+        case "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe", "sunsubscribe":
             let key = kind + ":" + text(1)
             loopState.restore?.confirm(key)
             for waiter in loopState.waiters { waiter.confirm(key) }

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 import Testing
 import TestSupport
 
@@ -132,5 +133,62 @@ import TestSupport
             _ = try cli(source, ["MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS"] + keys)
         }
         for node in [target, source] { _ = try cli(node, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID]) }
+    }
+}
+
+/// Sharded pub/sub on a real cluster: SSUBSCRIBE on the slot's primary, SPUBLISH delivered, and
+/// the subscription follows its slot when it moves.
+@Suite(.serialized) struct ClusterSubscriberTests {
+    @Test func shardedChannel_deliversAndFollowsItsSlot() async throws {
+        try await withRedisCluster { cluster in
+            let client = try await ClusterClientTests.client(cluster)
+            let channel = "{ns}:events"
+            var configuration = RedisConfiguration()
+            configuration.clusterNodes = cluster.seeds
+            configuration.backoff = .init(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200), jitter: 0)
+            let subscriber = try RedisSubscriber(configuration: configuration, eventLoop: client.eventLoop)
+            subscriber.setAddressProvider { client.clusterOwner(ofKey: channel) }
+            let moved = Locked(0)
+            subscriber.onShardMoved {
+                moved.withLock { $0 += 1 }
+                Task { await client.refreshClusterSlots() }
+            }
+            let received = Locked<[String]>([])
+            subscriber.addMessageHandler { message in
+                received.withLock { $0.append(String(decoding: message.payload, as: UTF8.self)) }
+            }
+            let states = Locked<[ConnectionState]>([])
+            subscriber.addStateObserver { state in states.withLock { $0.append(state) } }
+            try await subscriber.connect()
+            try await subscriber.ssubscribe([channel])
+            _ = try await client.send("SPUBLISH", channel, "one")
+            try await waitFor("one") { received.withLock { $0 } == ["one"] }
+
+            let source = try #require(client.clusterOwner(ofKey: channel))
+            let target = try #require(client.clusterPrimaries.first { $0 != source })
+            try ClusterClientTests.migrate(slot: ClusterSlots.slot(of: channel), from: source, to: target, in: cluster)
+            try await waitFor("the moved notice") { moved.withLock { $0 } >= 1 }
+            try await waitFor("the new owner") { client.clusterOwner(ofKey: channel) == target }
+            try await waitFor("the subscription back") {
+                let seen = states.withLock { $0 }
+                guard let lost = seen.lastIndex(where: { if case .disconnected = $0 { return true } else { return false } }) else { return false }
+                return seen[lost...].contains(.connected)
+            }
+            #expect(try await client.send("SPUBLISH", channel, "two") == .integer(1))
+            try await waitFor("two") { received.withLock { $0 }.contains("two") }
+            await subscriber.close()
+            await client.close()
+        }
+    }
+
+    func waitFor(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("timed out waiting for \(what)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
     }
 }
