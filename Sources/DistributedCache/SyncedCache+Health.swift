@@ -61,8 +61,8 @@ extension SyncedCache {
         let channel = layout.pingChannel(podID: podID)
         let command: [any RESPArgument] =
             layout.versioned
-            ? ["EVAL", RedisLayout.pingScript, 1, layout.versionKey, channel, payload]
-            : ["PUBLISH", channel, payload]
+            ? ["EVAL", RedisLayout.pingScript, 1, layout.versionKey, channel, payload, layout.publishCommand]
+            : [layout.publishCommand, channel, payload]
         var published = false
         if let replies = try? await client.pipeline([command], timeout: options.pingInterval), case .success(let reply) = replies[0] {
             published = true
@@ -86,7 +86,15 @@ extension SyncedCache {
 
     /// At start: warns when another live instance subscribes to our ping channel (same pod id).
     func warnIfPodIDIsShared() async {
-        guard let reply = try? await client.send("PUBSUB", "NUMSUB", layout.pingChannel(podID: podID)),
+        let channel = layout.pingChannel(podID: podID)
+        let question: [any RESPArgument] = ["PUBSUB", layout.sharded ? "SHARDNUMSUB" : "NUMSUB", channel]
+        let answer: RESPValue?
+        if layout.sharded, let owner = client.clusterOwner(ofKey: channel) {
+            answer = try? await client.send(question, toPrimary: owner)
+        } else {
+            answer = try? await client.send(question)
+        }
+        guard let reply = answer,
             case .array(let parts) = reply, parts.count == 2, case .integer(let subscribers) = parts[1]
         else { return }
         if subscribers > 1 {

@@ -220,6 +220,12 @@ extension SyncedCache {
         var ttls: [Duration?]?
         if layout.versioned {
             stored = try Self.values(of: await client.send(read), count: keys.count)
+        } else if client.isCluster {
+            // Bare keys spread over the slots: no MGET across them; a GET and a PTTL per key,
+            // pipelined per node.
+            let replies = try await client.pipeline(dataKeys.flatMap { [["GET", $0], ["PTTL", $0]] })
+            stored = try stride(from: 0, to: replies.count, by: 2).map { try Self.value(of: replies[$0].get()) }
+            ttls = stride(from: 1, to: replies.count, by: 2).map { Self.remainingTTL(reply: replies[$0]) }
         } else {
             let replies = try await client.pipeline([read] + dataKeys.map { ["PTTL", $0] })
             stored = try Self.values(of: replies[0].get(), count: keys.count)

@@ -143,7 +143,11 @@ extension SyncedCache {
         do {
             switch options.clearScope {
             case .database:
-                _ = try await client.send("FLUSHDB")
+                if client.isCluster {
+                    for primary in client.clusterPrimaries { _ = try await client.send(["FLUSHDB"], toPrimary: primary) }
+                } else {
+                    _ = try await client.send("FLUSHDB")
+                }
             case .namespace:
                 guard !layout.namespace.isEmpty else {
                     throw CacheError.invalidOption(
@@ -356,6 +360,7 @@ extension SyncedCache {
             let arguments: [any RESPArgument] = [
                 operation.rawValue, bytes, String(ttlMilliseconds ?? 0), layout.eventChannel(for: operation), event, String(version),
                 String(options.replayStreamLength), String(staleRetentionMilliseconds), TagRegistry.format(tags),
+                layout.publishCommand,
             ]
             do {
                 let reply = try await client.run(RedisLayout.signedWriteScript, keys: keys, arguments: arguments)
@@ -388,13 +393,33 @@ extension SyncedCache {
 
     /// SCAN + UNLINK of the namespace's keys, in batches of up to 1,000, keeping the version
     /// counter and the replay stream.
+    ///
+    /// On Redis Cluster, SCAN runs on every primary (a namespace lives in one slot, but keys
+    /// written by other tools, or left on a node during a migration, may be elsewhere), and each
+    /// key is unlinked where its slot lives.
     func unlinkNamespace() async throws {
-        var cursor: UInt64 = 0
-        repeat {
-            let step = try await client.scan(cursor: cursor, match: layout.scanPattern, count: 1_000)
-            cursor = step.cursor
-            let doomed: [any RESPArgument] = step.keys.filter { !layout.isInternal(String(decoding: $0, as: UTF8.self)) }
-            if !doomed.isEmpty { try await client.unlink(doomed) }
-        } while cursor != 0
+        guard client.isCluster else {
+            var cursor: UInt64 = 0
+            repeat {
+                let step = try await client.scan(cursor: cursor, match: layout.scanPattern, count: 1_000)
+                cursor = step.cursor
+                let doomed: [any RESPArgument] = step.keys.filter { !layout.isInternal(String(decoding: $0, as: UTF8.self)) }
+                if !doomed.isEmpty { try await client.unlink(doomed) }
+            } while cursor != 0
+            return
+        }
+        for primary in client.clusterPrimaries {
+            var cursor: UInt64 = 0
+            repeat {
+                let reply = try await client.send(
+                    ["SCAN", String(cursor), "MATCH", layout.scanPattern, "COUNT", "1000"], toPrimary: primary)
+                guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].string.flatMap({ UInt64($0) }),
+                    case .array(let keys) = parts[1]
+                else { throw RedisError.protocolError("SCAN replied \(reply)") }
+                cursor = next
+                let doomed = keys.compactMap(\.bytes).filter { !layout.isInternal(String(decoding: $0, as: UTF8.self)) }
+                if !doomed.isEmpty { _ = try await client.pipeline(doomed.map { ["UNLINK", $0] }) }
+            } while cursor != 0
+        }
     }
 }

@@ -116,6 +116,14 @@ public final class SyncedCache: Sendable {
 
         do {
             try await client.connect()
+            if client.isCluster {
+                // The subscription follows its slot's primary (sharded), or any primary (classic).
+                let client = self.client
+                let channel = layout.channel
+                let sharded = layout.sharded
+                subscriber.setAddressProvider { sharded ? client.clusterOwner(ofKey: channel) : client.clusterPrimaries.first }
+                subscriber.onShardMoved { Task { await client.refreshClusterSlots() } }
+            }
             try await subscriber.connect()
         } catch {
             await shutDownTransport()
@@ -133,7 +141,12 @@ public final class SyncedCache: Sendable {
         }
         let channels = [layout.channel, layout.pingChannel(podID: podID)] + (tracks ? [RedisSubscriber.trackingChannel] : [])
         do {
-            try await subscriber.subscribe(channels)
+            if layout.sharded {
+                try await subscriber.ssubscribe([layout.channel, layout.pingChannel(podID: podID)])
+                if tracks { try await subscriber.subscribe([RedisSubscriber.trackingChannel]) }
+            } else {
+                try await subscriber.subscribe(channels)
+            }
             if tracks { try await enableTracking() }
             if layout.versioned, options.resyncStrategy == .replay { try await startReplayCursor() }
         } catch {
@@ -237,6 +250,9 @@ public final class SyncedCache: Sendable {
     static func redisConfiguration(_ options: Options) throws(CacheError) -> RedisConfiguration {
         do {
             var configuration = try RedisConfiguration(address: options.redisAddress)
+            if !options.redisClusterNodes.isEmpty {
+                configuration.clusterNodes = try RedisConfiguration.clusterNodes(options.redisClusterNodes.joined(separator: ","))
+            }
             configuration.password = options.redisPassword
             configuration.username = options.redisUsername
             configuration.database = options.redisDatabase

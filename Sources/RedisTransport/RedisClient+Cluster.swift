@@ -50,8 +50,9 @@ extension RedisClient {
         }
     }
 
-    /// Sends a command to its slot's primary, following MOVED and ASK, and waiting for a new
-    /// slot map when its node is down.
+    /// Sends a command to its slot's primary, following MOVED and ASK, waiting for a new slot
+    /// map when its node is down, and trying again after a short pause when the cluster answers
+    /// TRYAGAIN or CLUSTERDOWN (the command did not run).
     nonisolated(nonsending) func executeInCluster(_ command: PendingCommand, _ router: ClusterRouter) async throws -> RESPValue {
         let slot = command.routingSlot
         var current = command
@@ -61,7 +62,17 @@ extension RedisClient {
             do {
                 return try await submit(current, to: connection, asking: asking != nil)
             } catch RedisError.server(let message) {
-                guard let redirection = Redirection(message) else { throw RedisError.server(message) }
+                guard let redirection = Redirection(message) else {
+                    // Not run, and worth another try shortly: a multi-key command while its slot
+                    // migrates (TRYAGAIN), or a cluster electing a new primary (CLUSTERDOWN).
+                    guard message.hasPrefix("TRYAGAIN") || message.hasPrefix("CLUSTERDOWN"), attempt < Self.maximumRedirections - 1
+                    else { throw RedisError.server(message) }
+                    try await Task.sleep(for: .milliseconds(20 << attempt))
+                    if message.hasPrefix("CLUSTERDOWN") { await router.refresh() }
+                    asking = nil
+                    current = command.copy()
+                    continue
+                }
                 if redirection.ask {
                     asking = redirection.node
                 } else {

@@ -240,6 +240,16 @@ extension RedisClient {
     }
 
     private nonisolated(nonsending) func loadScript(_ script: RedisScript) async throws -> String {
+        // A cluster keeps scripts per node: every primary gets it (a failover's promoted replica
+        // does not have it; its NOSCRIPT leads to EVAL, or to a reload after forgetScript).
+        for primary in clusterPrimaries.dropFirst() { _ = try? await send(["SCRIPT", "LOAD", script.source], toPrimary: primary) }
+        if let first = clusterPrimaries.first {
+            guard let sha1 = try await send(["SCRIPT", "LOAD", script.source], toPrimary: first).string else {
+                throw RedisError.protocolError("SCRIPT LOAD did not return a SHA1")
+            }
+            scriptHashes.withLock { $0[script.source] = sha1 }
+            return sha1
+        }
         let sha1 = try await scriptLoad(script.source)
         scriptHashes.withLock { $0[script.source] = sha1 }
         return sha1

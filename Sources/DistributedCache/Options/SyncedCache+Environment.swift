@@ -16,6 +16,8 @@ extension SyncedCache.Options {
         ("CACHE_REDIS_PASSWORD", "redisPassword"),
         ("CACHE_REDIS_USERNAME", "redisUsername"),
         ("CACHE_REDIS_DB", "redisDatabase (integer >= 0)"),
+        ("CACHE_REDIS_CLUSTER_NODES", "redisClusterNodes (HOST:PORT[,HOST:PORT...]: Redis Cluster seeds)"),
+        ("CACHE_PUBSUB", "pubsub (sharded | classic; Redis Cluster)"),
         ("CACHE_INVALIDATION_CHANNEL", "invalidationChannel"),
         ("CACHE_SERIALIZATION_FORMAT", "serializationFormat (json | msgpack)"),
         ("CACHE_CONTEXT_TIMEOUT", "operationTimeout (Go duration: 500ms, 5s, 1m30s)"),
@@ -70,6 +72,10 @@ extension SyncedCache.Options {
         if let value = reader.string("CACHE_REDIS_USERNAME") { options.redisUsername = value }
         if let value = try reader.integer("CACHE_REDIS_DB", minimum: 0) { options.redisDatabase = value }
         if let value = reader.string("CACHE_INVALIDATION_CHANNEL") { options.invalidationChannel = value }
+        if let value = reader.string("CACHE_REDIS_CLUSTER_NODES") {
+            options.redisClusterNodes = value.split(separator: ",").map { String($0.filter { $0 != " " }) }
+        }
+        if let value = try reader.choice("CACHE_PUBSUB", SyncedCache.PubSubMode.self) { options.pubsub = value }
         if let value = try reader.choice("CACHE_SERIALIZATION_FORMAT", SyncedCache.SerializationFormat.self) {
             options.serializationFormat = value
         }

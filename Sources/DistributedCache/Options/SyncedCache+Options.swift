@@ -102,6 +102,18 @@ extension SyncedCache {
         case tracking
     }
 
+    /// How events travel on Redis Cluster (``Options/redisClusterNodes``).
+    public enum PubSubMode: String, Sendable, CaseIterable {
+        /// Sharded pub/sub (SSUBSCRIBE / SPUBLISH, Redis 7): the channel lives in the namespace's
+        /// slot, so events go through the one primary that also holds the namespace's data, and
+        /// each namespace's traffic stays on its own shard. The default.
+        case sharded
+        /// Classic pub/sub (SUBSCRIBE / PUBLISH): every primary relays every event to the whole
+        /// cluster; needed to share events with the reference library or other classic
+        /// subscribers.
+        case classic
+    }
+
     /// What `clear()` removes from Redis.
     public enum ClearScope: String, Sendable, CaseIterable {
         /// The keys of this cache's namespace only (SCAN + UNLINK in batches). The default.
@@ -123,6 +135,14 @@ extension SyncedCache {
         public var localCacheConfig = LocalCacheConfig()
         /// Redis address "host:port" (`RedisAddr`, "localhost:6379").
         public var redisAddress = "localhost:6379"
+        /// Redis Cluster: seed nodes ("HOST:PORT"), from which the slot map is read; empty (the
+        /// default) for one server at ``redisAddress``. In the versioned wire format every key
+        /// of the namespace carries the namespace as its hash tag (`{dcache}:user:1`), so that
+        /// the write script's keys share one slot: one namespace lives on one primary (see the
+        /// README, "Redis Cluster").
+        public var redisClusterNodes: [String] = []
+        /// Redis Cluster: sharded (default) or classic pub/sub for events.
+        public var pubsub: PubSubMode = .sharded
         /// Redis password (`RedisPassword`).
         public var redisPassword: String?
         /// Redis ACL user name, for `AUTH user password`.
@@ -314,6 +334,29 @@ extension SyncedCache {
             }
             if effectiveNamespace.contains(where: { "*?[]\\".contains($0) }) {
                 try fail("namespace", "must not contain glob characters * ? [ ] \\")
+            }
+            if !redisClusterNodes.isEmpty {
+                do {
+                    _ = try RedisConfiguration.clusterNodes(redisClusterNodes.joined(separator: ","))
+                } catch {
+                    try fail("redisClusterNodes", error.description)
+                }
+                if redisDatabase != 0 { try fail("redisDatabase", "Redis Cluster has only database 0") }
+                if wireFormat == .versioned && effectiveNamespace.isEmpty {
+                    try fail("namespace", "must not be empty with Redis Cluster in the versioned wire format: it is the keys' hash tag")
+                }
+                if effectiveNamespace.contains(where: { "{}".contains($0) }) {
+                    try fail("namespace", "must not contain { or }: with Redis Cluster the namespace becomes the keys' hash tag")
+                }
+                if wireFormat == .reference && pubsub == .sharded {
+                    try fail("pubsub", "the reference wire format publishes classically (its keys carry no hash tag); set pubsub = .classic")
+                }
+                if invalidation == .tracking && pubsub == .classic {
+                    try fail("invalidation", "tracking on Redis Cluster needs sharded pub/sub (the subscription must be on the namespace's primary)")
+                }
+                if invalidation == .tracking && wireFormat == .reference {
+                    try fail("invalidation", "tracking on Redis Cluster needs the versioned wire format (the namespace's keys in one slot)")
+                }
             }
             do {
                 _ = try RedisConfiguration(address: redisAddress)

@@ -34,12 +34,24 @@ struct RedisLayout: Sendable {
     /// Redis's client tracking announces changes of stored keys (SyncedCache+Tracking.swift).
     let tracked: Bool
 
+    /// Events go over sharded pub/sub (SPUBLISH / SSUBSCRIBE, Redis Cluster).
+    let sharded: Bool
+
+    /// On Redis Cluster in the versioned wire format, the namespace is written as a hash tag
+    /// (`{dcache}`): every key of the namespace, the write script's bookkeeping keys and the
+    /// sharded channel then hash to one slot, so that each script call stays in that slot and
+    /// events go through the primary that holds the data.
     init(options: SyncedCache.Options) {
-        namespace = options.effectiveNamespace
-        channel = options.invalidationChannel
+        let cluster = !options.redisClusterNodes.isEmpty
         versioned = options.wireFormat == .versioned
+        namespace = cluster && versioned ? "{\(options.effectiveNamespace)}" : options.effectiveNamespace
+        sharded = cluster && options.pubsub == .sharded
+        channel = sharded ? "\(namespace):\(options.invalidationChannel)" : options.invalidationChannel
         tracked = options.invalidation == .tracking
     }
+
+    /// The publishing command the scripts use.
+    var publishCommand: String { sharded ? "SPUBLISH" : "PUBLISH" }
 
     /// The channel a write's event goes to, or "" when it is not published: under client
     /// tracking, Redis itself announces a write that changes a stored key (a second announcement
@@ -183,7 +195,8 @@ struct RedisLayout: Sendable {
 
     /// KEYS: data key, version counter, stream, tag hash. ARGV: operation, value, ttl ms ("0":
     /// none), channel ("": do not publish), event prefix, event suffix, stream max length ("0": no
-    /// stream), stale retention ms, tags (see `tagCheck`). Returns the version.
+    /// stream), stale retention ms, tags (see `tagCheck`), the publishing command (PUBLISH or
+    /// SPUBLISH). Returns the version.
     ///
     /// A missing counter (first write ever, or Redis restarted without its data) starts at the
     /// server's clock in microseconds (1.8 × 10^15 in 2026) instead of 1: versions handed out
@@ -206,7 +219,8 @@ struct RedisLayout: Sendable {
     /// The write script of signed mode (``SyncedCache/Options/signingSecrets``): the writer has
     /// chosen the version and signed the complete event, so the script takes both as they are.
     /// KEYS as ``writeScript``; ARGV: operation, value, ttl ms ("0": none), channel, the signed
-    /// event, the version, stream max length ("0": no stream), stale retention ms, tags. The version must be above the
+    /// event, the version, stream max length ("0": no stream), stale retention ms, tags, the
+    /// publishing command. The version must be above the
     /// namespace's counter, which it then becomes; otherwise nothing is written and the reply is
     /// the error `DCACHE_VERSION_TAKEN <counter>`, and the writer tries again above it. So
     /// versions still only grow, and events are still published in version order.
@@ -271,15 +285,16 @@ struct RedisLayout: Sendable {
             redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], digits .. '-0', 'e', event)
           end
         end
-        if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], event) end
+        if ARGV[4] ~= '' then redis.call(ARGV[10], ARGV[4], event) end
         return version
         """
 
-    /// A liveness ping (SyncedCache+Health.swift): publishes ARGV[2] on ARGV[1] and returns the
+    /// A liveness ping (SyncedCache+Health.swift): publishes ARGV[2] on ARGV[1] (with ARGV[3],
+    /// PUBLISH or SPUBLISH) and returns the
     /// version counter KEYS[1] ("0" when it does not exist), the verified horizon. Sent with EVAL
     /// (once a ping interval, the script text costs nothing to resend).
     static let pingScript = """
-        redis.call('PUBLISH', ARGV[1], ARGV[2])
+        redis.call(ARGV[3], ARGV[1], ARGV[2])
         return redis.call('GET', KEYS[1]) or '0'
         """
 
@@ -299,7 +314,7 @@ struct RedisLayout: Sendable {
             [dataKey(key), versionKey, streamKey, tagsKey],
             [
                 operation.rawValue, value, String(ttlMilliseconds ?? 0), eventChannel(for: operation), eventPrefix, eventSuffix,
-                String(streamLength), String(staleRetentionMilliseconds), TagRegistry.format(tags),
+                String(streamLength), String(staleRetentionMilliseconds), TagRegistry.format(tags), publishCommand,
             ]
         )
     }

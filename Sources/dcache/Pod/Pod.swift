@@ -40,6 +40,8 @@ struct Pod: AsyncParsableCommand {
             """)
 
     @Option(help: "Redis address HOST:PORT.") var redis = "localhost:6379"
+    @Option(help: "Redis Cluster seed nodes HOST:PORT[,HOST:PORT...] (instead of --redis).") var cluster: String?
+    @Option(help: "Redis Cluster pub/sub: sharded (SSUBSCRIBE/SPUBLISH, default) or classic.") var pubsub = "sharded"
     @Option(help: "Pod id (default: host-pid-random).") var pod: String?
     @Option(help: "Redis password.") var password: String?
     @Option(help: "Redis database number.") var db = 0
@@ -98,6 +100,8 @@ struct Pod: AsyncParsableCommand {
         if let password { environment["CACHE_REDIS_PASSWORD"] = password }
         if let namespace { environment["CACHE_NAMESPACE"] = namespace }
         environment["CACHE_INVALIDATION"] = invalidation
+        if let cluster { environment["CACHE_REDIS_CLUSTER_NODES"] = cluster }
+        environment["CACHE_PUBSUB"] = pubsub
         if let refreshAhead { environment["CACHE_REFRESH_AHEAD"] = String(refreshAhead) }
         if let defaultTTL { environment["CACHE_DEFAULT_TTL"] = "\(defaultTTL)ms" }
         if let negativeTTL, negativeTTL <= 0 { throw ValidationError("--negative-ttl must be positive, got \(negativeTTL)") }

@@ -1,0 +1,185 @@
+import Foundation
+import Primitives
+import Testing
+import TestSupport
+
+@testable import DistributedCache
+
+/// SyncedCache on a real Redis Cluster (3 primaries, 3 replicas): the reference flows, a slot
+/// migration and failovers under load, each followed by a check of every read against the
+/// history of writes.
+@Suite(.serialized) struct ClusterCacheTests {
+    typealias Load = FaultInjectionTests
+
+    static func options(_ cluster: RedisCluster, pod: String, pubsub: SyncedCache.PubSubMode = .sharded,
+                        tally: FaultInjectionTests.Tally? = nil) -> SyncedCache.Options {
+        var options = SyncedCache.Options()
+        options.podID = pod
+        options.redisClusterNodes = cluster.seeds.map(\.description)
+        options.pubsub = pubsub
+        options.enableMetrics = false
+        options.readerCanSetToRedis = true
+        options.pingInterval = Load.pingInterval
+        options.pingTimeout = Load.pingTimeout
+        options.operationTimeout = Load.operationTimeout
+        options.maximumStaleness = Load.maximumStaleness
+        options.reconnectBackoff = .init(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(500))
+        if let tally { options.onError = { _ in tally.calls.withLock { $0.reported += 1 } } }
+        return options
+    }
+
+    @Test(arguments: SyncedCache.PubSubMode.allCases)
+    func referenceFlows_onACluster(pubsub: SyncedCache.PubSubMode) async throws {
+        try await withRedisCluster { cluster in
+            let a = try await SyncedCache(options: Self.options(cluster, pod: "a", pubsub: pubsub))
+            let b = try await SyncedCache(options: Self.options(cluster, pod: "b", pubsub: pubsub))
+            // 1. set, propagated with the value
+            try await a.set("user:1", "Ada")
+            await eventually("propagation") { b.localValue(forKey: "user:1", as: String.self) == "Ada" }
+            // 2. set with invalidation: B drops it and reads it from Redis (4.)
+            try await a.setWithInvalidate("user:1", "Ada King")
+            await eventually("invalidation") { b.localValue(forKey: "user:1", as: String.self) == nil }
+            #expect(try await b.get("user:1", as: String.self) == "Ada King")
+            // 3. local hit
+            #expect(a.localValue(forKey: "user:1", as: String.self) == "Ada King")
+            // 5. miss everywhere
+            #expect(try await b.get("nobody", as: String.self) == nil)
+            // 6. delete
+            try await b.delete("user:1")
+            await eventually("delete") { a.localValue(forKey: "user:1", as: String.self) == nil }
+            #expect(try await a.get("user:1", as: String.self) == nil)
+            // Batches, then 7. clear (SCAN on every primary)
+            try await a.setMany(["x": 1, "y": 2, "z": 3])
+            #expect(try await b.getMany(["x", "y", "z", "w"], as: Int.self) == ["x": 1, "y": 2, "z": 3])
+            try await a.clear()
+            await eventually("clear") { b.stats.localSize == 0 }
+            #expect(try await b.getMany(["x", "y", "z"], as: Int.self).isEmpty)
+            // Where the namespace lives: one slot, the hash tag's.
+            let raw = try await rawClusterClient(cluster)
+            try await a.set("k", "v")
+            #expect(try await raw.get("{dcache}:k") != nil)
+            await raw.close()
+            await a.close()
+            await b.close()
+        }
+    }
+
+    enum Fault: String, CaseIterable, CustomTestStringConvertible {
+        case migrateNamespaceSlot, failoverByCommand, killNamespacePrimary
+        var testDescription: String {
+            switch self {
+            case .migrateNamespaceSlot: return "the namespace's slot migrated to another primary"
+            case .failoverByCommand: return "CLUSTER FAILOVER on the namespace primary's replica"
+            case .killNamespacePrimary: return "SIGKILL of the namespace's primary"
+            }
+        }
+    }
+
+    @Test(arguments: Fault.allCases)
+    func fault_underLoad_endsInASteadyStateWithoutStaleReads(_ fault: Fault) async throws {
+        try await withRedisCluster { cluster in
+            let history = HistoryChecker()
+            let tallies = (0..<2).map { _ in FaultInjectionTests.Tally() }
+            var started: [SyncedCache] = []
+            for (index, tally) in tallies.enumerated() {
+                started.append(try await SyncedCache(options: Self.options(cluster, pod: "pod-\(index)", tally: tally)))
+            }
+            let caches = started
+            let stop = Locked(false)
+            let load = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for (index, cache) in caches.enumerated() {
+                        group.addTask {
+                            await FaultInjectionTests.runLoad(on: cache, index: index, tally: tallies[index], history: history, stop: stop)
+                        }
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let raw = try await rawClusterClient(cluster)
+            let owner = try #require(raw.clusterOwner(ofKey: "{dcache}"))
+            switch fault {
+            case .migrateNamespaceSlot:
+                let target = try #require(raw.clusterPrimaries.first { $0 != owner })
+                try migrateSlot(ClusterSlots.slot(of: "{dcache}"), from: owner, to: target, in: cluster)
+            case .failoverByCommand:
+                let replica = try #require(try replicaOf(owner, in: cluster))
+                try cluster.redisCLI(["-p", String(replica.port), "CLUSTER", "FAILOVER"])
+            case .killNamespacePrimary:
+                cluster.server(at: owner)?.kill()
+            }
+            await raw.close()
+            try await cluster.waitUntilStable(timeout: .seconds(30))
+            let faultEnd = history.now()
+
+            // Steady: every instance healthy and writing again.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline, !caches.allSatisfy({ $0.health.isHealthy && !$0.health.watch.withLock { $0.isBroken } }) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            for (index, cache) in caches.enumerated() {
+                await eventually("pod-\(index) writes again", timeout: .seconds(20)) { (try? await cache.set("marker:\(index)", "kept")) != nil }
+            }
+            for cache in caches {
+                await eventually("markers propagated", timeout: .seconds(10)) {
+                    (0..<caches.count).allSatisfy { cache.localValue(forKey: "marker:\($0)", as: String.self) == "kept" }
+                }
+            }
+            let recoveredAt = history.now()
+            try await Task.sleep(for: .seconds(1))
+            stop.withLock { $0 = true }
+            await load.value
+
+            let duringFault = Load.pingTimeout + Load.pingInterval + Load.maximumStaleness + Load.slack
+            let violations = history.violations { read in read.start < recoveredAt ? duringFault + (recoveredAt - faultEnd) : .milliseconds(750) }
+            #expect(violations.isEmpty, "\(violations.count) stale reads, e.g. \(violations.prefix(3))")
+            #expect(history.readCount > 50 && history.writeCount > 50, "the load ran")
+            for (index, tally) in tallies.enumerated() {
+                let calls = tally.calls.withLock { $0 }
+                #expect(calls.longest <= Load.operationTimeout * 3 + Load.slack, "pod-\(index): a call waited \(calls.longest)")
+            }
+            for cache in caches { await cache.close() }
+        }
+    }
+}
+
+/// A raw cluster client, for looking at Redis directly.
+func rawClusterClient(_ cluster: RedisCluster) async throws -> RedisClient {
+    var configuration = RedisConfiguration()
+    configuration.clusterNodes = cluster.seeds
+    let client = try RedisClient(configuration: configuration)
+    try await client.connect()
+    return client
+}
+
+/// The replica of `primary` (from CLUSTER NODES on the primary).
+func replicaOf(_ primary: ClusterNode, in cluster: RedisCluster) throws -> ClusterNode? {
+    let id = try cluster.redisCLI(["-p", String(primary.port), "CLUSTER", "MYID"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    let nodes = try cluster.redisCLI(["-p", String(primary.port), "CLUSTER", "NODES"])
+    for line in nodes.split(separator: "\n") {
+        let fields = line.split(separator: " ")
+        guard fields.count > 3, fields[2].contains("slave"), fields[3] == id else { continue }
+        let address = fields[1].split(separator: "@")[0]
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { continue }
+        return ClusterNode(host: String(address[..<colon]), port: port)
+    }
+    return nil
+}
+
+/// Moves one slot (CLUSTER SETSLOT IMPORTING / MIGRATING, MIGRATE, SETSLOT NODE), as
+/// `redis-cli --cluster reshard` does.
+func migrateSlot(_ slot: Int, from source: ClusterNode, to target: ClusterNode, in cluster: RedisCluster) throws {
+    func cli(_ node: ClusterNode, _ arguments: [String]) throws -> String {
+        try cluster.redisCLI(["-h", node.host, "-p", String(node.port)] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    let sourceID = try cli(source, ["CLUSTER", "MYID"])
+    let targetID = try cli(target, ["CLUSTER", "MYID"])
+    _ = try cli(target, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceID])
+    _ = try cli(source, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID])
+    while true {
+        let keys = try cli(source, ["CLUSTER", "GETKEYSINSLOT", String(slot), "100"]).split(separator: "\n").map(String.init)
+        if keys.isEmpty { break }
+        _ = try cli(source, ["MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS"] + keys)
+    }
+    for node in [target, source] { _ = try cli(node, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID]) }
+}
