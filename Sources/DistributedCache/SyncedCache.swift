@@ -50,6 +50,8 @@ public final class SyncedCache: Sendable {
     let subscriber: RedisSubscriber
     let eventLoop: EventLoop
     let ownsEventLoop: Bool
+    /// Follows the primary's address when Redis is managed by Sentinel; nil otherwise.
+    let sentinel: SentinelMonitor?
     let marshaller: any Marshaller
     let layout: RedisLayout
     /// Signs and checks events; nil when ``Options/signingSecrets`` is empty.
@@ -107,6 +109,28 @@ public final class SyncedCache: Sendable {
                 eventLoop = try EventLoop(name: "dcache")
                 ownsEventLoop = true
             }
+        } catch {
+            local.close()
+            throw .redis(error)
+        }
+        if let name = options.sentinelMasterName, !options.redisSentinels.isEmpty {
+            // Sentinel: the primary's address comes from the sentinels, now and after failovers.
+            let monitor: SentinelMonitor
+            do {
+                let nodes = try RedisConfiguration.clusterNodes(options.redisSentinels.joined(separator: ","))
+                monitor = SentinelMonitor(sentinels: nodes, primaryName: name, configuration: redis, eventLoop: eventLoop)
+                try await monitor.start()
+            } catch {
+                if ownsEventLoop { await eventLoop.shutdown() }
+                local.close()
+                throw CacheError.from(error)
+            }
+            if let primary = monitor.primary { redis = redis.aimed(at: primary) }
+            sentinel = monitor
+        } else {
+            sentinel = nil
+        }
+        do {
             client = try RedisClient(configuration: redis, eventLoop: eventLoop)
             subscriber = try RedisSubscriber(configuration: redis, eventLoop: eventLoop)
         } catch {
@@ -114,6 +138,20 @@ public final class SyncedCache: Sendable {
         }
         self.options = options
 
+        if let sentinel {
+            let client = self.client
+            let subscriber = self.subscriber
+            client.setAddressProvider { sentinel.primary }
+            subscriber.setAddressProvider { sentinel.primary }
+            let logger = self.logger
+            sentinel.onSwitch { primary in
+                // Writes during the failover window may be lost on the old primary: the
+                // subscription's reconnection leads to a resync, as after any interruption.
+                logger.warning("Sentinel failover: the primary is now \(primary); moving the connections and resynchronizing")
+                client.reconnect()
+                subscriber.reconnect()
+            }
+        }
         do {
             try await client.connect()
             if client.isCluster {
@@ -192,6 +230,7 @@ public final class SyncedCache: Sendable {
     }
 
     private func shutDownTransport() async {
+        await sentinel?.close()
         await subscriber.close()
         await client.close()
         if ownsEventLoop { await eventLoop.shutdown() }

@@ -132,7 +132,7 @@ public struct RedisConfiguration: Sendable, Equatable {
     }
 
     /// This configuration aimed at one node (host and port replaced; the seeds kept).
-    func aimed(at node: ClusterNode) -> RedisConfiguration {
+    public func aimed(at node: ClusterNode) -> RedisConfiguration {
         var copy = self
         copy.host = node.host
         copy.port = node.port

@@ -183,3 +183,75 @@ func migrateSlot(_ slot: Int, from source: ClusterNode, to target: ClusterNode, 
     }
     for node in [target, source] { _ = try cli(node, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID]) }
 }
+
+/// SyncedCache behind Redis Sentinel: the primary found through the sentinels, and a failover
+/// under load followed by a resync and no stale read.
+@Suite(.serialized) struct SentinelCacheTests {
+    typealias Load = FaultInjectionTests
+
+    @Test func failover_underLoad_movesTheConnections_andResyncs() async throws {
+        try await withRedisSentinels { group in
+            let history = HistoryChecker()
+            let tallies = (0..<2).map { _ in FaultInjectionTests.Tally() }
+            var started: [SyncedCache] = []
+            for (index, tally) in tallies.enumerated() {
+                var options = SyncedCache.Options()
+                options.podID = "pod-\(index)"
+                options.redisSentinels = group.sentinelNodes.map(\.description)
+                options.sentinelMasterName = group.name
+                options.enableMetrics = false
+                options.readerCanSetToRedis = true
+                options.pingInterval = Load.pingInterval
+                options.pingTimeout = Load.pingTimeout
+                options.operationTimeout = Load.operationTimeout
+                options.maximumStaleness = Load.maximumStaleness
+                options.reconnectBackoff = .init(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(500))
+                options.onError = { _ in tally.calls.withLock { $0.reported += 1 } }
+                started.append(try await SyncedCache(options: options))
+            }
+            let caches = started
+            try await caches[0].set("before", "failover")
+            #expect(try await caches[1].get("before", as: String.self) == "failover")
+            let stop = Locked(false)
+            let load = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for (index, cache) in caches.enumerated() {
+                        group.addTask {
+                            await FaultInjectionTests.runLoad(on: cache, index: index, tally: tallies[index], history: history, stop: stop)
+                        }
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let old = try await group.primary()
+            try await group.failover()
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline, try await group.primary() == old {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(try await group.primary() != old, "the sentinels failed over")
+            let faultEnd = history.now()
+            for (index, cache) in caches.enumerated() {
+                await eventually("pod-\(index) follows the new primary", timeout: .seconds(20)) {
+                    guard cache.sentinel?.primary != old, cache.health.isHealthy else { return false }
+                    return (try? await cache.set("marker:\(index)", "kept")) != nil
+                }
+            }
+            for cache in caches {
+                await eventually("markers propagated", timeout: .seconds(10)) {
+                    (0..<caches.count).allSatisfy { cache.localValue(forKey: "marker:\($0)", as: String.self) == "kept" }
+                }
+            }
+            let recoveredAt = history.now()
+            try await Task.sleep(for: .seconds(1))
+            stop.withLock { $0 = true }
+            await load.value
+            #expect(caches.allSatisfy { $0.stats.resyncs >= 1 }, "each instance resynchronized after the failover")
+            let duringFault = Load.pingTimeout + Load.pingInterval + Load.maximumStaleness + Load.slack
+            let violations = history.violations { read in read.start < recoveredAt ? duringFault + (recoveredAt - faultEnd) : .milliseconds(750) }
+            #expect(violations.isEmpty, "\(violations.count) stale reads, e.g. \(violations.prefix(3))")
+            #expect(history.readCount > 50 && history.writeCount > 50, "the load ran")
+            for cache in caches { await cache.close() }
+        }
+    }
+}

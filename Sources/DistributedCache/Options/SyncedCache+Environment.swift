@@ -18,6 +18,8 @@ extension SyncedCache.Options {
         ("CACHE_REDIS_DB", "redisDatabase (integer >= 0)"),
         ("CACHE_REDIS_CLUSTER_NODES", "redisClusterNodes (HOST:PORT[,HOST:PORT...]: Redis Cluster seeds)"),
         ("CACHE_PUBSUB", "pubsub (sharded | classic; Redis Cluster)"),
+        ("CACHE_REDIS_SENTINELS", "redisSentinels (HOST:PORT[,HOST:PORT...])"),
+        ("CACHE_SENTINEL_MASTER", "sentinelMasterName"),
         ("CACHE_INVALIDATION_CHANNEL", "invalidationChannel"),
         ("CACHE_SERIALIZATION_FORMAT", "serializationFormat (json | msgpack)"),
         ("CACHE_CONTEXT_TIMEOUT", "operationTimeout (Go duration: 500ms, 5s, 1m30s)"),
@@ -76,6 +78,10 @@ extension SyncedCache.Options {
             options.redisClusterNodes = value.split(separator: ",").map { String($0.filter { $0 != " " }) }
         }
         if let value = try reader.choice("CACHE_PUBSUB", SyncedCache.PubSubMode.self) { options.pubsub = value }
+        if let value = reader.string("CACHE_REDIS_SENTINELS") {
+            options.redisSentinels = value.split(separator: ",").map { String($0.filter { $0 != " " }) }
+        }
+        if let value = reader.string("CACHE_SENTINEL_MASTER") { options.sentinelMasterName = value }
         if let value = try reader.choice("CACHE_SERIALIZATION_FORMAT", SyncedCache.SerializationFormat.self) {
             options.serializationFormat = value
         }

@@ -143,6 +143,12 @@ extension SyncedCache {
         public var redisClusterNodes: [String] = []
         /// Redis Cluster: sharded (default) or classic pub/sub for events.
         public var pubsub: PubSubMode = .sharded
+        /// Redis Sentinel: the sentinels ("HOST:PORT"), asked for the primary's address at start
+        /// and followed on failover (`+switch-master`: the connections move and the local cache
+        /// resynchronizes); with ``sentinelMasterName``. Empty (the default): ``redisAddress``.
+        public var redisSentinels: [String] = []
+        /// Redis Sentinel: the primary's name in the sentinels' configuration.
+        public var sentinelMasterName: String?
         /// Redis password (`RedisPassword`).
         public var redisPassword: String?
         /// Redis ACL user name, for `AUTH user password`.
@@ -334,6 +340,19 @@ extension SyncedCache {
             }
             if effectiveNamespace.contains(where: { "*?[]\\".contains($0) }) {
                 try fail("namespace", "must not contain glob characters * ? [ ] \\")
+            }
+            if redisSentinels.isEmpty != (sentinelMasterName == nil) {
+                try fail(redisSentinels.isEmpty ? "redisSentinels" : "sentinelMasterName",
+                         "Sentinel needs both the sentinels and the primary's name")
+            }
+            if !redisSentinels.isEmpty {
+                if !redisClusterNodes.isEmpty { try fail("redisSentinels", "choose Redis Cluster or Sentinel, not both") }
+                do {
+                    _ = try RedisConfiguration.clusterNodes(redisSentinels.joined(separator: ","))
+                } catch {
+                    try fail("redisSentinels", error.description)
+                }
+                if let sentinelMasterName, sentinelMasterName.isEmpty { try fail("sentinelMasterName", "must not be empty") }
             }
             if !redisClusterNodes.isEmpty {
                 do {
