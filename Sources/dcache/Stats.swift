@@ -15,6 +15,7 @@ struct Stats: AsyncParsableCommand {
     @Option(help: "Namespace (key prefix).") var namespace = "dcache"
     @Option(help: "The channel.") var channel = "cache:invalidate"
     @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var engine: EngineOptions
 
     struct Report: Codable {
         var keys: Int
@@ -28,15 +29,52 @@ struct Stats: AsyncParsableCommand {
         var configuration = try RedisConfiguration(address: redis)
         configuration.password = password
         configuration.database = db
-        let client = try RedisClient(configuration: configuration)
+        let loop = try EventLoop(name: "dcache-stats")
+        var monitor: SentinelMonitor?
+        if let cluster = engine.cluster {
+            configuration.clusterNodes = try RedisConfiguration.clusterNodes(cluster)
+        } else if let sentinels = engine.sentinels, let name = engine.sentinelMaster {
+            let sentinelMonitor = SentinelMonitor(
+                sentinels: try RedisConfiguration.clusterNodes(sentinels), primaryName: name, configuration: configuration, eventLoop: loop)
+            try await sentinelMonitor.start()
+            if let primary = sentinelMonitor.primary { configuration = configuration.aimed(at: primary) }
+            monitor = sentinelMonitor
+        }
+        let client = try RedisClient(configuration: configuration, eventLoop: loop)
         try await client.connect()
-        let bookkeeping = Set(["\(namespace):__version", "\(namespace):__events"])
-        let keys = try await client.scanAll(match: namespace.isEmpty ? "*" : "\(namespace):*")
-            .filter { !bookkeeping.contains(String(decoding: $0, as: UTF8.self)) }
-        let version = try await client.get("\(namespace):__version").flatMap { UInt64(String(decoding: $0, as: UTF8.self)) } ?? 0
-        let streamLength = try await client.send("XLEN", "\(namespace):__events").int ?? 0
+        // On a cluster the namespace is the keys' hash tag, and every primary is scanned.
+        let prefix = client.isCluster ? "{\(namespace)}" : namespace
+        let bookkeeping = Set(["\(prefix):__version", "\(prefix):__events", "\(prefix):__tags"])
+        let pattern = prefix.isEmpty ? "*" : "\(prefix):*"
+        var found: [[UInt8]] = []
+        if client.isCluster {
+            for primary in client.clusterPrimaries {
+                var cursor = "0"
+                repeat {
+                    guard case .array(let parts) = try await client.send(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"], toPrimary: primary),
+                        parts.count == 2, let next = parts[0].string, case .array(let keys) = parts[1]
+                    else { break }
+                    cursor = next
+                    found += keys.compactMap(\.bytes)
+                } while cursor != "0"
+            }
+        } else {
+            found = try await client.scanAll(match: pattern)
+        }
+        let keys = found.filter { !bookkeeping.contains(String(decoding: $0, as: UTF8.self)) }
+        let version = try await client.get("\(prefix):__version").flatMap { UInt64(String(decoding: $0, as: UTF8.self)) } ?? 0
+        let streamLength = try await client.send("XLEN", "\(prefix):__events").int ?? 0
         var subscribers = 0
-        if case .array(let parts) = try await client.send("PUBSUB", "NUMSUB", channel), parts.count == 2 {
+        let sharded = client.isCluster && engine.pubsub == .sharded
+        let watched = sharded ? "\(prefix):\(channel)" : channel
+        let question: [any RESPArgument] = ["PUBSUB", sharded ? "SHARDNUMSUB" : "NUMSUB", watched]
+        let answer: RESPValue?
+        if sharded, let owner = client.clusterOwner(ofKey: watched) {
+            answer = try await client.send(question, toPrimary: owner)
+        } else {
+            answer = try await client.send(question)
+        }
+        if case .array(let parts) = answer ?? .null, parts.count == 2 {
             subscribers = Int(parts[1].int ?? 0)
         }
         let clients = try await client.send("CLIENT", "LIST").string ?? ""
@@ -45,6 +83,8 @@ struct Stats: AsyncParsableCommand {
             return String(name.dropFirst("name=dcache:".count))
         }).sorted()
         await client.close()
+        await monitor?.close()
+        await loop.shutdown()
         let report = Report(keys: keys.count, version: version, replayStreamLength: Int(streamLength),
                             channelSubscribers: subscribers, pods: pods)
         if json {

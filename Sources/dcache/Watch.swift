@@ -16,16 +16,56 @@ struct Watch: AsyncParsableCommand {
     @Option(help: "Redis address HOST:PORT.") var redis = "localhost:6379"
     @Option(help: "Redis password.") var password: String?
     @Option(help: "The channel.") var channel = "cache:invalidate"
+    @Option(help: "Namespace (with --cluster and sharded pub/sub, the channel is {NAMESPACE}:CHANNEL).")
+    var namespace = "dcache"
     @Option(help: "Stop after this many messages.") var count: Int?
+    @OptionGroup var engine: EngineOptions
 
     func run() async throws {
         var configuration = try RedisConfiguration(address: redis)
         configuration.password = password
-        let subscriber = try RedisSubscriber(configuration: configuration)
+        var watched = channel
+        var helper: RedisClient?
+        var monitor: SentinelMonitor?
+        let loop = try EventLoop(name: "dcache-watch")
+        if let cluster = engine.cluster {
+            // The subscription goes where the cache's events are: the namespace's primary
+            // (sharded), or any node (classic).
+            var clusterConfiguration = configuration
+            clusterConfiguration.clusterNodes = try RedisConfiguration.clusterNodes(cluster)
+            let client = try RedisClient(configuration: clusterConfiguration, eventLoop: loop)
+            try await client.connect()
+            helper = client
+            if engine.pubsub == .sharded { watched = "{\(namespace)}:\(channel)" }
+            let key = watched
+            let sharded = engine.pubsub == .sharded
+            guard let node = sharded ? client.clusterOwner(ofKey: key) : client.clusterPrimaries.first else {
+                throw ValidationError("the cluster's slot map names no primary")
+            }
+            configuration = configuration.aimed(at: node)
+        } else if let sentinels = engine.sentinels, let name = engine.sentinelMaster {
+            let sentinelMonitor = SentinelMonitor(
+                sentinels: try RedisConfiguration.clusterNodes(sentinels), primaryName: name, configuration: configuration, eventLoop: loop)
+            try await sentinelMonitor.start()
+            if let primary = sentinelMonitor.primary { configuration = configuration.aimed(at: primary) }
+            monitor = sentinelMonitor
+        }
+        let subscriber = try RedisSubscriber(configuration: configuration, eventLoop: loop)
+        if let helper {
+            let key = watched
+            let sharded = engine.pubsub == .sharded
+            subscriber.setAddressProvider { sharded ? helper.clusterOwner(ofKey: key) : helper.clusterPrimaries.first }
+            subscriber.onShardMoved { Task { await helper.refreshClusterSlots() } }
+        }
+        if let monitor { subscriber.setAddressProvider { monitor.primary } }
         try await subscriber.connect()
         let stream = subscriber.messages(bufferSize: 65_536)
-        try await subscriber.subscribe([channel])
-        writeLine("watching \(channel) on \(redis)")
+        if engine.cluster != nil && engine.pubsub == .sharded {
+            try await subscriber.ssubscribe([watched])
+        } else {
+            try await subscriber.subscribe([watched])
+        }
+        writeLine("watching \(watched) on \(configuration.host):\(configuration.port)")
         var printed = 0
         for await event in stream {
             switch event {
@@ -38,6 +78,9 @@ struct Watch: AsyncParsableCommand {
             if let count, printed >= count { break }
         }
         await subscriber.close()
+        await monitor?.close()
+        await helper?.close()
+        await loop.shutdown()
     }
 
     static func describe(_ payload: [UInt8]) -> String {

@@ -202,3 +202,36 @@ func poll(_ pod: InteractiveProcess, _ command: String, until expected: String) 
         }
     }
 }
+
+/// `dcache pod --cluster` and `--sentinels`: the same shell session against each engine.
+@Suite(.serialized) struct ClusterPodTests {
+    static func session(_ extra: [String]) async throws {
+        let pods = try ["pod-A", "pod-B"].map { name in
+            try InteractiveProcess(dcacheExecutable, ["pod", "--pod", name, "--reader-can-set-to-redis"] + extra)
+        }
+        for pod in pods { #expect(try pod.request("ping") == "pong") }
+        #expect(try pods[0].request("set user:1 Ada") == "ok")
+        #expect(try poll(pods[1], "peek user:1", until: "hit Ada") == "hit Ada")
+        #expect(try pods[1].request("del user:1") == "ok")
+        #expect(try poll(pods[0], "peek user:1", until: "miss") == "miss")
+        #expect(try pods[0].request("load user:2") == "hit loaded:user:2")
+        #expect(try pods[1].request("get user:2") == "hit loaded:user:2")
+        for pod in pods {
+            #expect(try pod.request("quit") == "bye")
+            #expect(pod.waitForExit() == 0)
+        }
+    }
+
+    @Test(arguments: ["sharded", "classic"])
+    func pods_onACluster(pubsub: String) async throws {
+        try await withRedisCluster { cluster in
+            try await Self.session(["--cluster", cluster.seedList, "--pubsub", pubsub])
+        }
+    }
+
+    @Test func pods_behindSentinel() async throws {
+        try await withRedisSentinels { group in
+            try await Self.session(["--sentinels", group.sentinelList, "--sentinel-master", group.name])
+        }
+    }
+}

@@ -24,6 +24,7 @@ extension Bench {
         }
 
         @OptionGroup var target: RedisTarget
+        @OptionGroup var engine: EngineOptions
         @Option(help: "The reader's local cache: never (stores nothing) or lru1 (LRU, maxSize 1).")
         var local: Local = .never
         @Option(help: "Concurrent callers sharing one instance.") var callers = 1
@@ -41,9 +42,12 @@ extension Bench {
         }
 
         func run() async throws {
-            let summary = try await target.withServer { configuration in
-                try await measure(address: "\(configuration.host):\(configuration.port)", password: configuration.password)
-            }
+            let summary =
+                engine.isStandalone
+                ? try await target.withServer { configuration in
+                    try await measure(address: "\(configuration.host):\(configuration.port)", password: configuration.password)
+                }
+                : try await measure(address: target.redis ?? "localhost:6379", password: target.password)
             if json {
                 print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self))
             } else {
@@ -55,6 +59,7 @@ extension Bench {
             var options = SyncedCache.Options()
             options.redisAddress = address
             options.redisPassword = password
+            engine.apply(to: &options)
             options.enableMetrics = false
             options.readerCanSetToRedis = true
             options.podID = "bench-cache-writer"

@@ -40,10 +40,7 @@ struct Pod: AsyncParsableCommand {
             """)
 
     @Option(help: "Redis address HOST:PORT.") var redis = "localhost:6379"
-    @Option(help: "Redis Cluster seed nodes HOST:PORT[,HOST:PORT...] (instead of --redis).") var cluster: String?
-    @Option(help: "Redis Cluster pub/sub: sharded (SSUBSCRIBE/SPUBLISH, default) or classic.") var pubsub = "sharded"
-    @Option(help: "Redis Sentinel: the sentinels HOST:PORT[,HOST:PORT...] (with --sentinel-master).") var sentinels: String?
-    @Option(help: "Redis Sentinel: the primary's name.") var sentinelMaster: String?
+    @OptionGroup var engine: EngineOptions
     @Option(help: "Pod id (default: host-pid-random).") var pod: String?
     @Option(help: "Redis password.") var password: String?
     @Option(help: "Redis database number.") var db = 0
@@ -102,10 +99,7 @@ struct Pod: AsyncParsableCommand {
         if let password { environment["CACHE_REDIS_PASSWORD"] = password }
         if let namespace { environment["CACHE_NAMESPACE"] = namespace }
         environment["CACHE_INVALIDATION"] = invalidation
-        if let cluster { environment["CACHE_REDIS_CLUSTER_NODES"] = cluster }
-        environment["CACHE_PUBSUB"] = pubsub
-        if let sentinels { environment["CACHE_REDIS_SENTINELS"] = sentinels }
-        if let sentinelMaster { environment["CACHE_SENTINEL_MASTER"] = sentinelMaster }
+
         if let refreshAhead { environment["CACHE_REFRESH_AHEAD"] = String(refreshAhead) }
         if let defaultTTL { environment["CACHE_DEFAULT_TTL"] = "\(defaultTTL)ms" }
         if let negativeTTL, negativeTTL <= 0 { throw ValidationError("--negative-ttl must be positive, got \(negativeTTL)") }
@@ -113,6 +107,8 @@ struct Pod: AsyncParsableCommand {
             environment["CACHE_SIGNING_SECRETS"] = secrets
         }
         var options = try SyncedCache.Options.fromEnvironment(environment)
+        engine.apply(to: &options)
+        try options.validate()
         options.readerCanSetToRedis = readerCanSetToRedis
         options.debugMode = debug
         return options

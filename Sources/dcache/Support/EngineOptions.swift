@@ -1,0 +1,29 @@
+// The Redis engine flags every command that talks to Redis shares: a cluster's seed nodes, or
+// sentinels and the primary's name, and the cluster's pub/sub mode.
+
+import ArgumentParser
+import DistributedCache
+
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Redis Cluster seed nodes HOST:PORT[,HOST:PORT...] (instead of --redis).")
+    var cluster: String?
+    @Option(help: "Redis Cluster pub/sub: sharded (SSUBSCRIBE/SPUBLISH, default) or classic.")
+    var pubsub: SyncedCache.PubSubMode = .sharded
+    @Option(help: "Redis Sentinel: the sentinels HOST:PORT[,HOST:PORT...] (with --sentinel-master).")
+    var sentinels: String?
+    @Option(help: "Redis Sentinel: the primary's name.")
+    var sentinelMaster: String?
+
+    /// True when neither a cluster nor sentinels were named (the command talks to --redis).
+    var isStandalone: Bool { cluster == nil && sentinels == nil }
+
+    /// Puts the flags into cache options.
+    func apply(to options: inout SyncedCache.Options) {
+        if let cluster { options.redisClusterNodes = cluster.split(separator: ",").map(String.init) }
+        options.pubsub = pubsub
+        if let sentinels { options.redisSentinels = sentinels.split(separator: ",").map(String.init) }
+        options.sentinelMasterName = sentinelMaster
+    }
+}
+
+extension SyncedCache.PubSubMode: ExpressibleByArgument {}
