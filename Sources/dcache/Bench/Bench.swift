@@ -9,7 +9,7 @@ struct Bench: AsyncParsableCommand {
             Without --redis, each measurement starts a throwaway redis-server on a free loopback \
             port and stops it afterwards. perf/compare runs these next to redis-benchmark.
             """,
-        subcommands: [Local.self, Remote.self, Cache.self, PubSub.self, Propagation.self]
+        subcommands: [Local.self, Remote.self, Cache.self, PubSub.self, Propagation.self, Fanout.self]
     )
 }
 
