@@ -123,10 +123,11 @@ final class PendingCommand: ManagedBuffer<PendingCommandHeader, UInt8> {
         return command
     }
 
-    /// A fresh command with the same bytes and settings, to send again (a cluster redirection).
-    func copy() -> PendingCommand {
+    /// A fresh command with the same bytes and settings (and `timeout`, if given), to send again
+    /// (a cluster redirection).
+    func copy(timeout: Duration? = nil) -> PendingCommand {
         let length = header.length
-        let copy = PendingCommand.allocate(length: length, timeout: .milliseconds(Int64(header.timeoutMilliseconds)))
+        let copy = PendingCommand.allocate(length: length, timeout: timeout ?? .milliseconds(Int64(header.timeoutMilliseconds)))
         copy.header.returnsErrorReplies = header.returnsErrorReplies
         withUnsafeMutablePointerToElements { source in
             copy.withUnsafeMutablePointerToElements { $0.update(from: source, count: length) }

@@ -55,9 +55,16 @@ extension RedisClient {
     /// TRYAGAIN or CLUSTERDOWN (the command did not run).
     nonisolated(nonsending) func executeInCluster(_ command: PendingCommand, _ router: ClusterRouter) async throws -> RESPValue {
         let slot = command.routingSlot
+        // The command's timeout bounds the whole call, redirections, refreshes and pauses included.
+        let deadline = ContinuousClock.now + .milliseconds(Int64(command.header.timeoutMilliseconds))
         var current = command
         var asking: ClusterNode?
         for attempt in 0..<Self.maximumRedirections {
+            if attempt > 0 {
+                let left = deadline - ContinuousClock.now
+                guard left > .zero else { throw RedisError.timeout }
+                current = command.copy(timeout: left)
+            }
             let connection = asking.map { router.connection(to: $0) } ?? router.connection(forSlot: slot)
             do {
                 return try await submit(current, to: connection, asking: asking != nil)
@@ -67,10 +74,9 @@ extension RedisClient {
                     // migrates (TRYAGAIN), or a cluster electing a new primary (CLUSTERDOWN).
                     guard message.hasPrefix("TRYAGAIN") || message.hasPrefix("CLUSTERDOWN"), attempt < Self.maximumRedirections - 1
                     else { throw RedisError.server(message) }
-                    try await Task.sleep(for: .milliseconds(20 << attempt))
-                    if message.hasPrefix("CLUSTERDOWN") { await router.refresh() }
+                    if message.hasPrefix("CLUSTERDOWN") { Task { await router.refresh() } }
+                    try await Self.pause(attempt, before: deadline)
                     asking = nil
-                    current = command.copy()
                     continue
                 }
                 if redirection.ask {
@@ -80,13 +86,20 @@ extension RedisClient {
                     asking = nil
                 }
             } catch RedisError.notConnected where attempt < Self.maximumRedirections - 1 {
-                // Never sent: safe to send again once the map says where the slot lives now.
-                await router.refresh()
+                // Never sent: safe to send again once the map says where the slot lives now
+                // (the refresh runs beside; the pause lets it land).
+                Task { await router.refresh() }
+                try await Self.pause(attempt, before: deadline)
                 asking = nil
             }
-            current = command.copy()
         }
         throw RedisError.server("CLUSTERDOWN too many redirections for slot \(slot.map(String.init) ?? "(none)")")
+    }
+
+    /// Waits 20, 40, 80... ms before another attempt, never past `deadline`.
+    private static func pause(_ attempt: Int, before deadline: ContinuousClock.Instant) async throws {
+        let left = deadline - ContinuousClock.now
+        try await Task.sleep(for: min(.milliseconds(20 << attempt), max(left, .zero)))
     }
 
     /// A pipeline on a cluster: the commands grouped by their slot's primary, each group written
