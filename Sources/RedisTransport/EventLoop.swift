@@ -32,7 +32,7 @@ import Primitives
 /// marked "loop thread only" must run on this loop's thread (inside `execute` or a task that
 /// prefers this executor).
 public final class EventLoop: TaskExecutor, SerialExecutor, @unchecked Sendable {
-    // @unchecked Sendable: `handle` is immutable; `inbox` is a Mutex; every other mutable
+    // @unchecked Sendable: `handle` is immutable; `inbox` is behind a lock (`Locked`); every other mutable
     // property is touched only on the loop thread (marked "loop thread").
 
     /// Work handed to the loop.

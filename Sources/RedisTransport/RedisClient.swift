@@ -19,7 +19,7 @@ import Synchronization
 /// resume them without a thread hop.
 public final class RedisClient: @unchecked Sendable {
     // @unchecked Sendable: `connections` are loop-confined objects that this class only hands to
-    // the loop; the mutable client state is in Mutexes and Atomics.
+    // the loop; the mutable client state is behind locks (`Locked`) and in Atomics.
 
     /// The settings in force (credentials and database may change through ``auth(username:password:)``
     /// and ``select(database:)``).

@@ -52,7 +52,7 @@ public struct RedisPubSubMessage: Sendable, Equatable {
 /// ``addMessageHandler(_:)`` or ``messages(bufferSize:)``, ``close()``.
 public final class RedisSubscriber: @unchecked Sendable {
     // @unchecked Sendable: `connection` and `loopState` are confined to the loop thread; the
-    // handler registry and counters are Mutex/Atomic.
+    // handler registry is behind a lock (`Locked`), the counters are Atomics.
 
     /// What a message stream yields.
     public enum Event: Sendable, Equatable {

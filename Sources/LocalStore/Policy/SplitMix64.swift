@@ -9,7 +9,7 @@
 //
 // What we gave up: SplitMix64 is not cryptographic. An attacker who sees enough outputs can predict
 // the rest. The admission jitter only has to be unpredictable to a workload that cannot observe it
-// (see `WindowTinyLFUPolicy+Admission.swift`), and each cache seeds its generator separately.
+// (see `WindowTinyLFUPolicy+Eviction.swift`), and each cache seeds its generator separately.
 //
 // [1] G. L. Steele, D. Lea, C. H. Flood, "Fast Splittable Pseudorandom Number Generators",
 //     OOPSLA 2014, https://doi.org/10.1145/2660193.2660195
