@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: demo test test-optimized deps build release tsan asan fuzz fuzz-smoke benchmarks benchmarks-smoke examples-build perf clean
+.PHONY: demo test test-optimized deps build release tsan asan fuzz fuzz-smoke benchmarks benchmarks-smoke examples-build docs perf clean
 
 deps:
 	@scripts/install-deps
@@ -67,6 +67,12 @@ benchmarks-smoke: deps
 
 examples-build: deps
 	cd Examples && $(SWIFT) build
+
+# The DocC catalog of DistributedCache (Sources/DistributedCache/DistributedCache.docc), as a
+# static site in .build/docs; CI builds it so that the articles and symbol links stay valid.
+docs: deps
+	$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation --target DistributedCache \
+		--output-path .build/docs --transform-for-static-hosting --warnings-as-errors
 
 perf: deps
 	perf/report

@@ -73,8 +73,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 let signer = EventSigner(secrets: ["a fuzzing secret of enough bytes"])!
 
 /// Events as published on the channel: decode; what decodes re-encodes to an equal event. (An
-/// unversioned event is the reference's, which carries no TTL: the decoder accepts one, the
-/// encoder writes none, as the reference library does.)
+/// unversioned event is the reference's, which carries no TTL and no tags: the decoder accepts
+/// them, the encoder writes neither, as the reference library does.)
 func fuzzEvent(_ bytes: [UInt8]) {
     // The signature check reads every payload first when signing is on.
     if let unsigned = signer.verify(bytes) { precondition(signer.verify(signer.sign(unsigned)) == unsigned, "sign/verify") }
@@ -82,7 +82,10 @@ func fuzzEvent(_ bytes: [UInt8]) {
     guard case .success(let again) = EventCodec.decode(EventCodec.encode(event)) else {
         fatalError("a decoded event does not decode after re-encoding: \(event)")
     }
-    if event.version == nil { event.ttlMilliseconds = nil }
+    if event.version == nil {
+        event.ttlMilliseconds = nil
+        event.tags = [:]
+    }
     precondition(again == event, "event round trip changed \(event) into \(again)")
 }
 

@@ -29,6 +29,8 @@ final class ClusterRouter: Sendable {
     let observers: StateObservers
     private let slots = Locked(SlotMap())
     private let nodes = Locked<[ClusterNode: RedisConnection]>([:])
+    /// The node connections' delegates (connections hold them weakly).
+    private let delegates = Locked<[ClusterNodeDelegate]>([])
     /// True while a refresh runs (at most one at a time), and the waiters for it.
     private let refreshing = Locked<(running: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
     private let closed = Atomic<Bool>(false)
@@ -55,11 +57,13 @@ final class ClusterRouter: Sendable {
             return (connection, true)
         }
         if created {
-            let observers = self.observers
-            eventLoop.execute { [weak self] in
-                connection.delegate = ClusterNodeDelegate(observers: observers) { [weak self] state in
-                    if case .disconnected = state { Task { await self?.refresh() } }
-                }
+            // The connection holds its delegate weakly: the router keeps it alive.
+            let delegate = ClusterNodeDelegate(observers: observers) { [weak self] state in
+                if case .disconnected = state { Task { await self?.refresh() } }
+            }
+            delegates.withLock { $0.append(delegate) }
+            eventLoop.execute {
+                connection.delegate = delegate
                 connection.start { _ in }
             }
         }
@@ -146,11 +150,12 @@ final class ClusterRouter: Sendable {
 }
 
 /// Forwards a node connection's state changes to the client's observers and to the router.
-final class ClusterNodeDelegate: RedisConnectionDelegate {
+/// `@unchecked Sendable`: immutable; its callbacks run on the loop thread.
+final class ClusterNodeDelegate: RedisConnectionDelegate, @unchecked Sendable {
     let observers: StateObservers
-    let changed: (ConnectionState) -> Void
+    let changed: @Sendable (ConnectionState) -> Void
 
-    init(observers: StateObservers, changed: @escaping (ConnectionState) -> Void) {
+    init(observers: StateObservers, changed: @escaping @Sendable (ConnectionState) -> Void) {
         self.observers = observers
         self.changed = changed
     }

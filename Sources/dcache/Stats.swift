@@ -7,6 +7,7 @@ import Foundation
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what Redis holds for a cache: keys in the namespace, version, replay stream, live pods.",
+        usage: "dcache stats [<options>]",
         discussion: "Instance counters (hits, misses, events) live in each instance: ask a pod with `stats`.")
 
     @Option(help: "Redis address HOST:PORT.") var redis = "localhost:6379"

@@ -7,6 +7,7 @@ import Foundation
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print each event on the invalidation channel, one per line.",
+        usage: "dcache watch [<options>]",
         discussion: """
             Columns: time, sender, action, key, value size, version (versioned events), ttl. A \
             payload that is not a valid event is printed as `malformed` with the reason and the \

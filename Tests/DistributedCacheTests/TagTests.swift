@@ -73,7 +73,7 @@ import TestSupport
             await #expect(throws: CacheError.self) { try await caches[0].set("k", "v", tags: many) }
         }
         try await withCaches(1, configure: { $0.wireFormat = .reference; $0.namespace = "ref" }) { caches, _ async throws in
-            await #expect(throws: CacheError.self) { try await caches[0].set("k", "v", tags: ["t"]) }
+            _ = await #expect(throws: CacheError.self) { try await caches[0].set("k", "v", tags: ["t"]) }
         }
     }
 

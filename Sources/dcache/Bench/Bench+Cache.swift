@@ -14,7 +14,8 @@ import Primitives
 extension Bench {
     struct Cache: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Remote hits through SyncedCache.get with N concurrent callers.")
+            abstract: "Remote hits through SyncedCache.get with N concurrent callers.",
+            usage: "dcache bench cache [<options>]")
 
         enum Local: String, ExpressibleByArgument, CaseIterable {
             /// A custom local cache that stores nothing: every get reads Redis, nothing is filled.

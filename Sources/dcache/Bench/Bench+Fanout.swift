@@ -19,7 +19,8 @@ import Primitives
 extension Bench {
     struct Fanout: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One writer at a fixed rate, N receiving processes: propagation and Redis CPU as N grows.")
+            abstract: "One writer at a fixed rate, N receiving processes: propagation and Redis CPU as N grows.",
+            usage: "dcache bench fanout [<options>]")
 
         enum EventKind: String, ExpressibleByArgument, CaseIterable, Codable {
             /// Set events carrying the value.

@@ -9,6 +9,7 @@ extension Bench {
     struct Local: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Hit, miss, set and 90/10 mix on the local store, one and two threads.",
+            usage: "dcache bench local [<options>]",
             discussion: """
                 Keys ("user:<n>:profile") are visited in a shuffled order; values are small class \
                 instances, so a hit pays the retain a real cached object costs. With two threads \

@@ -25,7 +25,8 @@ import Primitives
 extension Bench {
     struct Propagation: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Set on one process until visible on another, next to raw PUBLISH -> SUBSCRIBE.")
+            abstract: "Set on one process until visible on another, next to raw PUBLISH -> SUBSCRIBE.",
+            usage: "dcache bench propagation [<options>]")
 
         @OptionGroup var target: RedisTarget
         @Option(help: "Writes per measurement (at least 10,000 for a p99.9).") var writes = 10_000

@@ -11,6 +11,7 @@ extension Bench {
         static let configuration = CommandConfiguration(
             commandName: "pubsub",
             abstract: "Latency from PUBLISH to the subscriber's handler, one message at a time; then a burst.",
+            usage: "dcache bench pubsub [<options>]",
             discussion: """
                 The publisher and the subscriber share one event loop, and the publisher runs on \
                 it, so the figure is Redis's pub/sub round trip plus our decoding: no thread hop. \

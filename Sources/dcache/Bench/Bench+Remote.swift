@@ -9,6 +9,7 @@ extension Bench {
     struct Remote: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "GET or SET through the Redis transport with N concurrent callers.",
+            usage: "dcache bench remote [<options>]",
             discussion: """
                 Callers are tasks that prefer the client's event loop as their executor (the \
                 lowest-latency way to use the transport); --off-loop runs them on the global \
