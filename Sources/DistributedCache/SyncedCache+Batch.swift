@@ -54,7 +54,7 @@ extension SyncedCache {
         return found
     }
 
-    /// Stores several values in one round trip, each propagated as ``set(_:_:ttl:)`` would.
+    /// Stores several values in one round trip, each propagated as ``set(_:_:ttl:tags:)`` would.
     /// - Throws: the first failure, after every other key was applied.
     public func setMany<Value: Codable & Sendable>(_ values: [String: Value], ttl: Duration? = nil) async throws(CacheError) {
         try ensureOpen()

@@ -41,7 +41,7 @@ extension SyncedCache {
     /// - Returns: the cached or loaded value.
     /// - Throws: ``CacheError/loaderFailed(_:)`` when the loader throws (and no stale value can
     ///   be served, see ``Options/staleRetention``); ``CacheError/loaderTimedOut(key:after:)``
-    ///   past ``Options/loaderHardTimeout``; otherwise as ``get(_:as:)`` and ``set(_:_:ttl:)``.
+    ///   past ``Options/loaderHardTimeout``; otherwise as ``get(_:as:)`` and ``set(_:_:ttl:tags:)``.
     @inlinable
     public nonisolated(nonsending) func getOrLoad<Value: Codable & Sendable>(
         _ key: String, as type: Value.Type = Value.self, ttl: Duration? = nil,

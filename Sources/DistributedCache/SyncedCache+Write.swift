@@ -26,6 +26,8 @@ extension SyncedCache {
     ///   - key: the key.
     ///   - value: the value; marshalled once.
     ///   - ttl: time to live, in Redis and in every local cache; nil uses ``Options/defaultTTL``.
+    ///   - tags: tags for ``invalidate(tag:)``: 1 to 256 printable ASCII bytes each other than
+    ///     space `, = " \`, at most 32 (versioned wire format only).
     /// - Throws: ``CacheError/redis(_:)`` (nothing changed locally), ``CacheError/encodingFailed(_:)``,
     ///   ``CacheError/valueTooLarge(size:limit:)``, ``CacheError/invalidKey(_:)``, ``CacheError/closed``.
     public func set<Value: Codable & Sendable>(
@@ -83,7 +85,7 @@ extension SyncedCache {
 
     /// Stores `value` for `key`; the other instances only drop their copy and read it from Redis
     /// when they need it (flow 2 of the reference: for large values, or lazy loading).
-    /// - Throws: as ``set(_:_:ttl:)``.
+    /// - Throws: as ``set(_:_:ttl:tags:)``.
     public func setWithInvalidate<Value: Codable & Sendable>(
         _ key: String, _ value: Value, ttl: Duration? = nil
     ) async throws(CacheError) {
@@ -92,8 +94,12 @@ extension SyncedCache {
 
     /// Stores already-marshalled bytes for `key` (they must be what the configured marshaller
     /// produces, since other instances decode them with it).
-    /// - Parameter invalidateOnly: send an invalidation instead of the value.
-    /// - Throws: as ``set(_:_:ttl:)``.
+    /// - Parameters:
+    ///   - key: the key.
+    ///   - bytes: the marshalled value.
+    ///   - ttl: time to live; nil uses ``Options/defaultTTL``.
+    ///   - invalidateOnly: send an invalidation instead of the value.
+    /// - Throws: as ``set(_:_:ttl:tags:)``.
     public func setBytes(_ key: String, _ bytes: [UInt8], ttl: Duration? = nil, invalidateOnly: Bool = false)
         async throws(CacheError)
     {

@@ -15,7 +15,7 @@ extension SyncedCache {
     ///
     /// For the LFU policy (W-TinyLFU here, Ristretto in the reference) `numCounters`,
     /// `maxCost`, `bufferItems` and `ignoreInternalCost` apply; for LRU, `maxSize`. How each maps
-    /// onto ``ShardedCache/Configuration`` is documented there.
+    /// onto the local store's `StoreConfiguration` is documented there.
     public struct LocalCacheConfig: Sendable, Equatable {
         /// Upper bound of the frequency sketch's counters (`NumCounters`, 10,000,000).
         public var numCounters: Int = 10_000_000
