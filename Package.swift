@@ -43,6 +43,7 @@ let package = Package(
         .library(name: "LocalStore", targets: ["LocalStore"]),
         .library(name: "RedisTransport", targets: ["RedisTransport"]),
         .library(name: "EmbeddedRedis", targets: ["EmbeddedRedis"]),
+        .library(name: "DistributedCacheLifecycle", targets: ["DistributedCacheLifecycle"]),
         .executable(name: "dcache", targets: ["dcache"]),
         .executable(name: "hitratio", targets: ["hitratio"]),
         .executable(name: "dcache-probe", targets: ["dcache-probe"]),
@@ -56,6 +57,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // `make docs`: the DocC catalog (a command plugin; nothing of it is linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -102,6 +104,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: internalChecks
+        ),
+        // SyncedCache as a swift-service-lifecycle Service (a companion, so that the library
+        // itself does not depend on ServiceLifecycle).
+        .target(
+            name: "DistributedCacheLifecycle",
+            dependencies: ["DistributedCache", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .target(name: "EmbeddedRedis"),
         // The `dcache pod` line protocol, parsed (its own module so that the fuzzer reaches it).
@@ -156,6 +164,14 @@ let package = Package(
             dependencies: ["DistributedCache", "TestSupport", "RedisTransport", "Primitives", "CSupport"]
         ),
         .testTarget(name: "PodLineProtocolTests", dependencies: ["PodLineProtocol"]),
+        .testTarget(
+            name: "DistributedCacheLifecycleTests",
+            dependencies: [
+                "DistributedCacheLifecycle", "DistributedCache", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "DCacheToolTests",
             dependencies: ["TestSupport", "RedisTransport", "dcache"]

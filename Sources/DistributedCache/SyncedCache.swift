@@ -239,6 +239,11 @@ public final class SyncedCache: Sendable {
     /// True after ``close()``.
     public var isClosed: Bool { closed.load(ordering: .acquiring) }
 
+    /// True while the instance trusts its local cache: open, and its channel proven to deliver
+    /// (not degraded, no resync pending). What a readiness probe should report; a liveness probe
+    /// should only check that the process answers (a Redis outage is not a reason to restart).
+    public var isHealthy: Bool { !isClosed && health.isHealthy }
+
     // MARK: - Construction helpers
 
     static func makeMarshaller(_ options: Options) throws(CacheError) -> any Marshaller {
