@@ -67,6 +67,8 @@ benchmarks-smoke: deps
 
 examples-build: deps
 	cd Examples && $(SWIFT) build
+	scripts/install-deps python3-yaml
+	python3 Examples/kubernetes/validate.py
 
 # The DocC catalog of DistributedCache (Sources/DistributedCache/DistributedCache.docc), as a
 # static site in .build/docs; CI builds it so that the articles and symbol links stay valid.

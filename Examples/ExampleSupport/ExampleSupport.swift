@@ -30,8 +30,9 @@ public func runExample(
     }
 }
 
-/// Runs `body` with the address of a Redis server: REDIS_ADDRESS when set, otherwise a throwaway
-/// `redis-server` on loopback that is stopped when `body` returns or throws.
+/// Runs `body` with the address of a Redis server: REDIS_ADDRESS when set (or the library's own
+/// CACHE_REDIS_ADDR, as the Kubernetes example sets it), otherwise a throwaway `redis-server` on
+/// loopback that is stopped when `body` returns or throws.
 /// - Returns: what `body` returns.
 /// - Throws: what `body` throws, or `RedisServerProcess.Failure` when no server can be started
 ///   (for example `redis-server` is not installed).
@@ -39,9 +40,12 @@ public func withExampleRedis<Outcome>(
     isolation: isolated (any Actor)? = #isolation,
     _ body: (_ redisAddress: String) async throws -> Outcome
 ) async throws -> Outcome {
-    if let address = ProcessInfo.processInfo.environment["REDIS_ADDRESS"], !address.isEmpty {
-        print("Using the Redis at \(address) (REDIS_ADDRESS).")
-        return try await body(address)
+    let environment = ProcessInfo.processInfo.environment
+    for name in ["REDIS_ADDRESS", "CACHE_REDIS_ADDR"] {
+        if let address = environment[name], !address.isEmpty {
+            print("Using the Redis at \(address) (\(name)).")
+            return try await body(address)
+        }
     }
     let server = try await RedisServerProcess.start()
     print("Started a throwaway redis-server on \(server.address).")

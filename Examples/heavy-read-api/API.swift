@@ -29,6 +29,14 @@ func makeRouter(
 
     router.get("stats") { _, _ in StatsResponse(pod: cache.podID, stats: cache.stats) }
 
+    // Probes: liveness asks only that the process answers (a Redis outage is no reason to restart
+    // a pod that keeps serving its local cache); readiness asks the cache whether it trusts its
+    // local copies (channel proven, no resync pending).
+    router.get("healthz") { _, _ in "ok" }
+    router.get("readyz") { _, _ -> Response in
+        Response(status: cache.isHealthy ? .ok : .serviceUnavailable)
+    }
+
     // The Prometheus text format. The cache exports its statistics once a second.
     router.get("metrics") { _, _ in
         Response(

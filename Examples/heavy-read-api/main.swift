@@ -13,6 +13,7 @@
 // listens on 127.0.0.1:8080 (or $PORT) until Ctrl-C.
 
 import DistributedCache
+import DistributedCacheLifecycle
 import ExampleSupport
 import Foundation
 import Hummingbird
@@ -29,15 +30,18 @@ let registry = PrometheusCollectorRegistry()
 MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
 await runExample("Heavy-read API: Hummingbird + cache + Prometheus") { redisAddress in
-    var options = SyncedCache.Options()
-    options.redisAddress = redisAddress
-    options.namespace = "examples:heavy-read-api"
+    // The reference's environment variables configure it (the Kubernetes example sets them from a
+    // ConfigMap and the pod's name); what they leave unset gets this example's defaults.
+    let environment = ProcessInfo.processInfo.environment
+    var options = try SyncedCache.Options.fromEnvironment()
+    if environment["CACHE_REDIS_ADDR"] == nil { options.redisAddress = redisAddress }
+    if environment["CACHE_NAMESPACE"] == nil { options.namespace = "examples:heavy-read-api" }
     // Writers must store values in Redis too: getOrLoad does, and a set that did not would leave
     // Redis with the value getOrLoad stored before, for any pod that misses the key later.
-    options.readerCanSetToRedis = true
-    options.podID = "api-1"
+    if environment["CACHE_READER_CAN_SET_TO_REDIS"] == nil { options.readerCanSetToRedis = true }
+    if environment["CACHE_POD_ID"] == nil { options.podID = "api-1" }
     let cache = try await SyncedCache(options: options)
-    options.podID = "admin"
+    options.podID = "\(cache.podID)-admin"
     let admin = try await SyncedCache(options: options)
 
     // Loopback only. Without --serve, port 0: the kernel picks a free one, reported once bound.
@@ -47,14 +51,17 @@ await runExample("Heavy-read API: Hummingbird + cache + Prometheus") { redisAddr
     logger.logLevel = serve ? .info : .warning
     let app = Application(
         router: makeRouter(cache: cache, database: database, registry: registry),
-        configuration: .init(address: .hostname("127.0.0.1", port: port)),
+        // BIND_ADDRESS=0.0.0.0 in a container; loopback otherwise.
+        configuration: .init(address: .hostname(environment["BIND_ADDRESS"] ?? "127.0.0.1", port: port)),
         onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
         logger: logger)
 
-    // The server runs in a ServiceGroup, which shuts it down gracefully on SIGINT or SIGTERM, or
-    // when asked to after the load test.
+    // The server and the cache run in a ServiceGroup (the cache is a Service through
+    // DistributedCacheLifecycle), which shuts both down gracefully on SIGINT or SIGTERM, or when
+    // asked to after the load test, in reverse order: the server stops taking requests, then the
+    // cache closes.
     let server = ServiceGroup(
-        configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        configuration: .init(services: [cache, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }
         var iterator = ports.makeAsyncIterator()
