@@ -31,16 +31,8 @@ struct Stats: AsyncParsableCommand {
         configuration.password = password
         configuration.database = db
         let loop = try EventLoop(name: "dcache-stats")
-        var monitor: SentinelMonitor?
-        if let cluster = engine.cluster {
-            configuration.clusterNodes = try RedisConfiguration.clusterNodes(cluster)
-        } else if let sentinels = engine.sentinels, let name = engine.sentinelMaster {
-            let sentinelMonitor = SentinelMonitor(
-                sentinels: try RedisConfiguration.clusterNodes(sentinels), primaryName: name, configuration: configuration, eventLoop: loop)
-            try await sentinelMonitor.start()
-            if let primary = sentinelMonitor.primary { configuration = configuration.aimed(at: primary) }
-            monitor = sentinelMonitor
-        }
+        let (resolved, monitor) = try await engine.resolve(configuration, on: loop)
+        configuration = resolved
         let client = try RedisClient(configuration: configuration, eventLoop: loop)
         try await client.connect()
         // On a cluster the namespace is the keys' hash tag, and every primary is scanned.

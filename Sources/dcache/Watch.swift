@@ -27,29 +27,21 @@ struct Watch: AsyncParsableCommand {
         configuration.password = password
         var watched = channel
         var helper: RedisClient?
-        var monitor: SentinelMonitor?
         let loop = try EventLoop(name: "dcache-watch")
-        if let cluster = engine.cluster {
+        let (resolved, monitor) = try await engine.resolve(configuration, on: loop)
+        if engine.cluster != nil {
             // The subscription goes where the cache's events are: the namespace's primary
             // (sharded), or any node (classic).
-            var clusterConfiguration = configuration
-            clusterConfiguration.clusterNodes = try RedisConfiguration.clusterNodes(cluster)
-            let client = try RedisClient(configuration: clusterConfiguration, eventLoop: loop)
+            let client = try RedisClient(configuration: resolved, eventLoop: loop)
             try await client.connect()
             helper = client
             if engine.pubsub == .sharded { watched = "{\(namespace)}:\(channel)" }
-            let key = watched
-            let sharded = engine.pubsub == .sharded
-            guard let node = sharded ? client.clusterOwner(ofKey: key) : client.clusterPrimaries.first else {
+            guard let node = engine.pubsub == .sharded ? client.clusterOwner(ofKey: watched) : client.clusterPrimaries.first else {
                 throw ValidationError("the cluster's slot map names no primary")
             }
             configuration = configuration.aimed(at: node)
-        } else if let sentinels = engine.sentinels, let name = engine.sentinelMaster {
-            let sentinelMonitor = SentinelMonitor(
-                sentinels: try RedisConfiguration.clusterNodes(sentinels), primaryName: name, configuration: configuration, eventLoop: loop)
-            try await sentinelMonitor.start()
-            if let primary = sentinelMonitor.primary { configuration = configuration.aimed(at: primary) }
-            monitor = sentinelMonitor
+        } else {
+            configuration = resolved
         }
         let subscriber = try RedisSubscriber(configuration: configuration, eventLoop: loop)
         if let helper {

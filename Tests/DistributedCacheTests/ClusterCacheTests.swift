@@ -78,39 +78,29 @@ import TestSupport
     @Test(arguments: Fault.allCases)
     func fault_underLoad_endsInASteadyStateWithoutStaleReads(_ fault: Fault) async throws {
         try await withRedisCluster { cluster in
-            let history = HistoryChecker()
             let tallies = (0..<2).map { _ in FaultInjectionTests.Tally() }
             var started: [SyncedCache] = []
             for (index, tally) in tallies.enumerated() {
                 started.append(try await SyncedCache(options: Self.options(cluster, pod: "pod-\(index)", tally: tally)))
             }
-            let caches = started
-            let stop = Locked(false)
-            let load = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    for (index, cache) in caches.enumerated() {
-                        group.addTask {
-                            await FaultInjectionTests.runLoad(on: cache, index: index, tally: tallies[index], history: history, stop: stop)
-                        }
-                    }
-                }
-            }
+            let run = LoadRun(started, tallies: tallies)
             try await Task.sleep(for: .milliseconds(500))
             let raw = try await rawClusterClient(cluster)
             let owner = try #require(raw.clusterOwner(ofKey: "{dcache}"))
             switch fault {
             case .migrateNamespaceSlot:
                 let target = try #require(raw.clusterPrimaries.first { $0 != owner })
-                try migrateSlot(ClusterSlots.slot(of: "{dcache}"), from: owner, to: target, in: cluster)
+                try cluster.migrate(slot: ClusterSlots.slot(of: "{dcache}"), from: owner, to: target)
             case .failoverByCommand:
-                let replica = try #require(try replicaOf(owner, in: cluster))
+                let replica = try #require(try cluster.replica(of: owner))
                 try cluster.redisCLI(["-p", String(replica.port), "CLUSTER", "FAILOVER"])
             case .killNamespacePrimary:
                 cluster.server(at: owner)?.kill()
             }
             await raw.close()
             try await cluster.waitUntilStable(timeout: .seconds(30))
-            let faultEnd = history.now()
+            let faultEnd = run.history.now()
+            let caches = run.caches
 
             // Steady: every instance resynchronized after its subscription moved, healthy, and
             // writing again.
@@ -119,28 +109,7 @@ import TestSupport
                     cache.stats.resyncs >= 1 && cache.health.isHealthy && !cache.health.watch.withLock { $0.isBroken }
                 }
             }
-            for (index, cache) in caches.enumerated() {
-                await eventually("pod-\(index) writes again", timeout: .seconds(20)) { (try? await cache.set("marker:\(index)", "kept")) != nil }
-            }
-            for cache in caches {
-                await eventually("markers propagated", timeout: .seconds(10)) {
-                    (0..<caches.count).allSatisfy { cache.localValue(forKey: "marker:\($0)", as: String.self) == "kept" }
-                }
-            }
-            let recoveredAt = history.now()
-            try await Task.sleep(for: .seconds(1))
-            stop.withLock { $0 = true }
-            await load.value
-
-            let duringFault = Load.pingTimeout + Load.pingInterval + Load.maximumStaleness + Load.slack
-            let violations = history.violations { read in read.start < recoveredAt ? duringFault + (recoveredAt - faultEnd) : .milliseconds(750) }
-            #expect(violations.isEmpty, "\(violations.count) stale reads, e.g. \(violations.prefix(3))")
-            #expect(history.readCount > 50 && history.writeCount > 50, "the load ran")
-            for (index, tally) in tallies.enumerated() {
-                let calls = tally.calls.withLock { $0 }
-                #expect(calls.longest <= Load.operationTimeout + Load.slack, "pod-\(index): a call waited \(calls.longest), over its timeout")
-            }
-            for cache in caches { await cache.close() }
+            try await run.finish(faultEnd: faultEnd)
         }
     }
 }
@@ -154,38 +123,6 @@ func rawClusterClient(_ cluster: RedisCluster) async throws -> RedisClient {
     return client
 }
 
-/// The replica of `primary` (from CLUSTER NODES on the primary).
-func replicaOf(_ primary: ClusterNode, in cluster: RedisCluster) throws -> ClusterNode? {
-    let id = try cluster.redisCLI(["-p", String(primary.port), "CLUSTER", "MYID"]).trimmingCharacters(in: .whitespacesAndNewlines)
-    let nodes = try cluster.redisCLI(["-p", String(primary.port), "CLUSTER", "NODES"])
-    for line in nodes.split(separator: "\n") {
-        let fields = line.split(separator: " ")
-        guard fields.count > 3, fields[2].contains("slave"), fields[3] == id else { continue }
-        let address = fields[1].split(separator: "@")[0]
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { continue }
-        return ClusterNode(host: String(address[..<colon]), port: port)
-    }
-    return nil
-}
-
-/// Moves one slot (CLUSTER SETSLOT IMPORTING / MIGRATING, MIGRATE, SETSLOT NODE), as
-/// `redis-cli --cluster reshard` does.
-func migrateSlot(_ slot: Int, from source: ClusterNode, to target: ClusterNode, in cluster: RedisCluster) throws {
-    func cli(_ node: ClusterNode, _ arguments: [String]) throws -> String {
-        try cluster.redisCLI(["-h", node.host, "-p", String(node.port)] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-    let sourceID = try cli(source, ["CLUSTER", "MYID"])
-    let targetID = try cli(target, ["CLUSTER", "MYID"])
-    _ = try cli(target, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceID])
-    _ = try cli(source, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID])
-    while true {
-        let keys = try cli(source, ["CLUSTER", "GETKEYSINSLOT", String(slot), "100"]).split(separator: "\n").map(String.init)
-        if keys.isEmpty { break }
-        _ = try cli(source, ["MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS"] + keys)
-    }
-    for node in [target, source] { _ = try cli(node, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID]) }
-}
-
 /// SyncedCache behind Redis Sentinel: the primary found through the sentinels, and a failover
 /// under load followed by a resync and no stale read.
 @Suite(.serialized) struct SentinelCacheTests {
@@ -193,7 +130,6 @@ func migrateSlot(_ slot: Int, from source: ClusterNode, to target: ClusterNode, 
 
     @Test func failover_underLoad_movesTheConnections_andResyncs() async throws {
         try await withRedisSentinels { group in
-            let history = HistoryChecker()
             let tallies = (0..<2).map { _ in FaultInjectionTests.Tally() }
             var started: [SyncedCache] = []
             for (index, tally) in tallies.enumerated() {
@@ -211,19 +147,10 @@ func migrateSlot(_ slot: Int, from source: ClusterNode, to target: ClusterNode, 
                 options.onError = { _ in tally.calls.withLock { $0.reported += 1 } }
                 started.append(try await SyncedCache(options: options))
             }
-            let caches = started
+            let run = LoadRun(started, tallies: tallies)
+            let caches = run.caches
             try await caches[0].set("before", "failover")
             #expect(try await caches[1].get("before", as: String.self) == "failover")
-            let stop = Locked(false)
-            let load = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    for (index, cache) in caches.enumerated() {
-                        group.addTask {
-                            await FaultInjectionTests.runLoad(on: cache, index: index, tally: tallies[index], history: history, stop: stop)
-                        }
-                    }
-                }
-            }
             try await Task.sleep(for: .milliseconds(500))
             let old = try await group.primary()
             try await group.failover()
@@ -232,7 +159,7 @@ func migrateSlot(_ slot: Int, from source: ClusterNode, to target: ClusterNode, 
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(try await group.primary() != old, "the sentinels failed over")
-            let faultEnd = history.now()
+            let faultEnd = run.history.now()
             // The switch moves the connections, which ends in a resync: wait for it before the markers.
             for (index, cache) in caches.enumerated() {
                 await eventually("pod-\(index) follows the new primary and resynchronizes", timeout: .seconds(20)) {
@@ -240,27 +167,60 @@ func migrateSlot(_ slot: Int, from source: ClusterNode, to target: ClusterNode, 
                         && !cache.health.watch.withLock { $0.isBroken }
                 }
             }
-            for (index, cache) in caches.enumerated() {
-                await eventually("pod-\(index) writes again", timeout: .seconds(10)) { (try? await cache.set("marker:\(index)", "kept")) != nil }
-            }
-            for cache in caches {
-                await eventually("markers propagated", timeout: .seconds(10)) {
-                    (0..<caches.count).allSatisfy { cache.localValue(forKey: "marker:\($0)", as: String.self) == "kept" }
+            try await run.finish(faultEnd: faultEnd)
+        }
+    }
+}
+
+/// Instances under FaultInjectionTests' mixed load, and the checks that end each fault: every
+/// instance writes again, the writes propagate, then no read was stale (history checker) and no
+/// call waited past its timeout.
+struct LoadRun {
+    typealias Load = FaultInjectionTests
+    let caches: [SyncedCache]
+    let tallies: [FaultInjectionTests.Tally]
+    let history = HistoryChecker()
+    let stop = Locked(false)
+    let task: Task<Void, Never>
+
+    init(_ caches: [SyncedCache], tallies: [FaultInjectionTests.Tally]) {
+        self.caches = caches
+        self.tallies = tallies
+        let (history, stop) = (self.history, self.stop)
+        task = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for (index, cache) in caches.enumerated() {
+                    group.addTask {
+                        await FaultInjectionTests.runLoad(on: cache, index: index, tally: tallies[index], history: history, stop: stop)
+                    }
                 }
             }
-            let recoveredAt = history.now()
-            try await Task.sleep(for: .seconds(1))
-            stop.withLock { $0 = true }
-            await load.value
-            let duringFault = Load.pingTimeout + Load.pingInterval + Load.maximumStaleness + Load.slack
-            let violations = history.violations { read in read.start < recoveredAt ? duringFault + (recoveredAt - faultEnd) : .milliseconds(750) }
-            #expect(violations.isEmpty, "\(violations.count) stale reads, e.g. \(violations.prefix(3))")
-            #expect(history.readCount > 50 && history.writeCount > 50, "the load ran")
-            for (index, tally) in tallies.enumerated() {
-                let calls = tally.calls.withLock { $0 }
-                #expect(calls.longest <= Load.operationTimeout + Load.slack, "pod-\(index): a call waited \(calls.longest), over its timeout")
-            }
-            for cache in caches { await cache.close() }
         }
+    }
+
+    /// After the fault ended at `faultEnd` and every instance resynchronized: markers, then the
+    /// checks; closes the instances.
+    func finish(faultEnd: Duration) async throws {
+        for (index, cache) in caches.enumerated() {
+            await eventually("pod-\(index) writes again", timeout: .seconds(20)) { (try? await cache.set("marker:\(index)", "kept")) != nil }
+        }
+        for cache in caches {
+            await eventually("markers propagated", timeout: .seconds(10)) {
+                (0..<caches.count).allSatisfy { cache.localValue(forKey: "marker:\($0)", as: String.self) == "kept" }
+            }
+        }
+        let recoveredAt = history.now()
+        try await Task.sleep(for: .seconds(1))
+        stop.withLock { $0 = true }
+        await task.value
+        let duringFault = Load.pingTimeout + Load.pingInterval + Load.maximumStaleness + Load.slack
+        let violations = history.violations { read in read.start < recoveredAt ? duringFault + (recoveredAt - faultEnd) : .milliseconds(750) }
+        #expect(violations.isEmpty, "\(violations.count) stale reads, e.g. \(violations.prefix(3))")
+        #expect(history.readCount > 50 && history.writeCount > 50, "the load ran")
+        for (index, tally) in tallies.enumerated() {
+            let calls = tally.calls.withLock { $0 }
+            #expect(calls.longest <= Load.operationTimeout + Load.slack, "pod-\(index): a call waited \(calls.longest), over its timeout")
+        }
+        for cache in caches { await cache.close() }
     }
 }

@@ -86,7 +86,7 @@ import TestSupport
             let slot = ClusterSlots.slot(of: key)
             let source = try #require(client.clusterOwner(ofKey: key))
             let target = try #require(client.clusterPrimaries.first { $0 != source })
-            try Self.migrate(slot: slot, from: source, to: target, in: cluster)
+            try cluster.migrate(slot: slot, from: source, to: target)
             #expect(try await client.get(key) == Array(key.utf8))
             #expect(client.clusterOwner(ofKey: key) == target)
             try await client.set(key, to: "after")
@@ -115,24 +115,6 @@ import TestSupport
             #expect(client.clusterOwner(ofKey: key) != owner)
             await client.close()
         }
-    }
-
-    /// Moves one slot with the documented steps (CLUSTER SETSLOT IMPORTING / MIGRATING, MIGRATE,
-    /// SETSLOT NODE on both), as `redis-cli --cluster reshard` does.
-    static func migrate(slot: Int, from source: ClusterNode, to target: ClusterNode, in cluster: RedisCluster) throws {
-        func cli(_ node: ClusterNode, _ arguments: [String]) throws -> String {
-            try cluster.redisCLI(["-h", node.host, "-p", String(node.port)] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        let sourceID = try cli(source, ["CLUSTER", "MYID"])
-        let targetID = try cli(target, ["CLUSTER", "MYID"])
-        _ = try cli(target, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceID])
-        _ = try cli(source, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID])
-        while true {
-            let keys = try cli(source, ["CLUSTER", "GETKEYSINSLOT", String(slot), "100"]).split(separator: "\n").map(String.init)
-            if keys.isEmpty { break }
-            _ = try cli(source, ["MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS"] + keys)
-        }
-        for node in [target, source] { _ = try cli(node, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID]) }
     }
 }
 
@@ -166,7 +148,7 @@ import TestSupport
 
             let source = try #require(client.clusterOwner(ofKey: channel))
             let target = try #require(client.clusterPrimaries.first { $0 != source })
-            try ClusterClientTests.migrate(slot: ClusterSlots.slot(of: channel), from: source, to: target, in: cluster)
+            try cluster.migrate(slot: ClusterSlots.slot(of: channel), from: source, to: target)
             try await waitFor("the moved notice") { moved.withLock { $0 } >= 1 }
             try await waitFor("the new owner") { client.clusterOwner(ofKey: channel) == target }
             try await waitFor("the subscription back") {

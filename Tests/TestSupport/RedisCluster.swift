@@ -74,6 +74,39 @@ public final class RedisCluster: Sendable {
         return text
     }
 
+    /// Moves one slot from `source` to `target` with the steps `redis-cli --cluster reshard`
+    /// takes (CLUSTER SETSLOT IMPORTING / MIGRATING, MIGRATE of its keys, SETSLOT NODE on both),
+    /// for one chosen slot.
+    public func migrate(slot: Int, from source: ClusterNode, to target: ClusterNode) throws {
+        func cli(_ node: ClusterNode, _ arguments: [String]) throws -> String {
+            try redisCLI(["-h", node.host, "-p", String(node.port)] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let sourceID = try cli(source, ["CLUSTER", "MYID"])
+        let targetID = try cli(target, ["CLUSTER", "MYID"])
+        _ = try cli(target, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceID])
+        _ = try cli(source, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID])
+        while true {
+            let keys = try cli(source, ["CLUSTER", "GETKEYSINSLOT", String(slot), "100"]).split(separator: "\n").map(String.init)
+            if keys.isEmpty { break }
+            _ = try cli(source, ["MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS"] + keys)
+        }
+        for node in [target, source] { _ = try cli(node, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID]) }
+    }
+
+    /// The replica of `primary`, from CLUSTER NODES on the primary.
+    public func replica(of primary: ClusterNode) throws -> ClusterNode? {
+        let id = try redisCLI(["-p", String(primary.port), "CLUSTER", "MYID"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let nodes = try redisCLI(["-p", String(primary.port), "CLUSTER", "NODES"])
+        for line in nodes.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 3, fields[2].contains("slave"), fields[3] == id else { continue }
+            let address = fields[1].split(separator: "@")[0]
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { continue }
+            return ClusterNode(host: String(address[..<colon]), port: port)
+        }
+        return nil
+    }
+
     /// Waits until every live node says `cluster_state:ok`, the same primaries serve all 16,384
     /// slots, and every replica is in sync with its primary.
     public func waitUntilStable(timeout: Duration = .seconds(30)) async throws {
