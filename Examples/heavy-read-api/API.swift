@@ -12,7 +12,7 @@ struct StatsResponse: ResponseEncodable {
 }
 
 func makeRouter(
-    cache: SyncedCache, database: ProductDatabase, registry: PrometheusCollectorRegistry
+    cache: SyncedCache, direct: SyncedCache, database: ProductDatabase, registry: PrometheusCollectorRegistry
 ) -> Router<BasicRequestContext> {
     let router = Router()
     // Request counts and durations per route, into the same registry as the cache's metrics.
@@ -25,6 +25,14 @@ func makeRouter(
         let id = try context.parameters.require("id", as: Int.self)
         guard (1...database.productCount).contains(id) else { throw HTTPError(.notFound) }
         return try await cache.getOrLoad("product:\(id)", as: Product.self) { try await database.product(id) }
+    }
+
+    // The same read without a useful local cache (an LRU of one entry, for 1,000 products): a
+    // Redis GET on every request, the baseline the cached route is measured against.
+    router.get("direct/products/:id") { _, context -> Product in
+        let id = try context.parameters.require("id", as: Int.self)
+        guard (1...database.productCount).contains(id) else { throw HTTPError(.notFound) }
+        return try await direct.getOrLoad("product:\(id)", as: Product.self) { try await database.product(id) }
     }
 
     router.get("stats") { _, _ in StatsResponse(pod: cache.podID, stats: cache.stats) }

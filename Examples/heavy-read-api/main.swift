@@ -43,6 +43,11 @@ await runExample("Heavy-read API: Hummingbird + cache + Prometheus") { redisAddr
     let cache = try await SyncedCache(options: options)
     options.podID = "\(cache.podID)-admin"
     let admin = try await SyncedCache(options: options)
+    options.podID = "\(cache.podID)-direct"
+    options.localCache = .lru
+    options.localCacheConfig.maxSize = 1
+    options.enableMetrics = false
+    let direct = try await SyncedCache(options: options)
 
     // Loopback only. Without --serve, port 0: the kernel picks a free one, reported once bound.
     let port = serve ? Int(ProcessInfo.processInfo.environment["PORT"] ?? "") ?? 8080 : 0
@@ -50,7 +55,7 @@ await runExample("Heavy-read API: Hummingbird + cache + Prometheus") { redisAddr
     var logger = Logger(label: "heavy-read-api")
     logger.logLevel = serve ? .info : .warning
     let app = Application(
-        router: makeRouter(cache: cache, database: database, registry: registry),
+        router: makeRouter(cache: cache, direct: direct, database: database, registry: registry),
         // BIND_ADDRESS=0.0.0.0 in a container; loopback otherwise.
         configuration: .init(address: .hostname(environment["BIND_ADDRESS"] ?? "127.0.0.1", port: port)),
         onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
@@ -74,6 +79,7 @@ await runExample("Heavy-read API: Hummingbird + cache + Prometheus") { redisAddr
         }
         try await group.waitForAll()
     }
+    await direct.close()
     await admin.close()
     await cache.close()
 }
