@@ -13,18 +13,9 @@ import TestSupport
 
     static func options(_ cluster: RedisCluster, pod: String, pubsub: SyncedCache.PubSubMode = .sharded,
                         tally: FaultInjectionTests.Tally? = nil) -> SyncedCache.Options {
-        var options = SyncedCache.Options()
-        options.podID = pod
+        var options = Load.loadOptions(pod: pod, tally: tally ?? FaultInjectionTests.Tally())
         options.redisClusterNodes = cluster.seeds.map(\.description)
         options.pubsub = pubsub
-        options.enableMetrics = false
-        options.readerCanSetToRedis = true
-        options.pingInterval = Load.pingInterval
-        options.pingTimeout = Load.pingTimeout
-        options.operationTimeout = Load.operationTimeout
-        options.maximumStaleness = Load.maximumStaleness
-        options.reconnectBackoff = .init(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(500))
-        if let tally { options.onError = { _ in tally.calls.withLock { $0.reported += 1 } } }
         return options
     }
 
@@ -133,18 +124,9 @@ func rawClusterClient(_ cluster: RedisCluster) async throws -> RedisClient {
             let tallies = (0..<2).map { _ in FaultInjectionTests.Tally() }
             var started: [SyncedCache] = []
             for (index, tally) in tallies.enumerated() {
-                var options = SyncedCache.Options()
-                options.podID = "pod-\(index)"
+                var options = Load.loadOptions(pod: "pod-\(index)", tally: tally)
                 options.redisSentinels = group.sentinelNodes.map(\.description)
                 options.sentinelMasterName = group.name
-                options.enableMetrics = false
-                options.readerCanSetToRedis = true
-                options.pingInterval = Load.pingInterval
-                options.pingTimeout = Load.pingTimeout
-                options.operationTimeout = Load.operationTimeout
-                options.maximumStaleness = Load.maximumStaleness
-                options.reconnectBackoff = .init(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(500))
-                options.onError = { _ in tally.calls.withLock { $0.reported += 1 } }
                 started.append(try await SyncedCache(options: options))
             }
             let run = LoadRun(started, tallies: tallies)

@@ -132,15 +132,22 @@ import TestSupport
     }
 
     func faultOptions(_ proxy: FaultProxy, pod: String, tally: Tally) -> SyncedCache.Options {
+        var options = Self.loadOptions(pod: pod, tally: tally)
+        options.redisAddress = proxy.address
+        return options
+    }
+
+    /// The settings of an instance under the fault load, whatever Redis it talks to: stored
+    /// writes, the suite's liveness window and timeouts, fast reconnection, errors tallied.
+    static func loadOptions(pod: String, tally: Tally) -> SyncedCache.Options {
         var options = SyncedCache.Options()
         options.podID = pod
-        options.redisAddress = proxy.address
         options.enableMetrics = false
         options.readerCanSetToRedis = true
-        options.pingInterval = Self.pingInterval
-        options.pingTimeout = Self.pingTimeout
-        options.operationTimeout = Self.operationTimeout
-        options.maximumStaleness = Self.maximumStaleness
+        options.pingInterval = pingInterval
+        options.pingTimeout = pingTimeout
+        options.operationTimeout = operationTimeout
+        options.maximumStaleness = maximumStaleness
         options.reconnectBackoff = .init(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(500))
         options.onError = { _ in tally.calls.withLock { $0.reported += 1 } }
         return options
