@@ -27,9 +27,11 @@ func withPods(_ extra: [String] = [], _ body: (InteractiveProcess, InteractivePr
     }
 }
 
-/// Repeats a read-only command until `expected` (or returns the last answer after 5 s).
-func poll(_ pod: InteractiveProcess, _ command: String, until expected: String) throws -> String {
-    let deadline = ContinuousClock.now + .seconds(5)
+/// Repeats a read-only command until `expected` (or returns the last answer after `timeout`).
+func poll(
+    _ pod: InteractiveProcess, _ command: String, until expected: String, timeout: Duration = .seconds(5)
+) throws -> String {
+    let deadline = ContinuousClock.now + timeout.scaledForTests
     var answer = try pod.request(command)
     while answer != expected && ContinuousClock.now < deadline {
         Thread.sleep(forTimeInterval: 0.002)
@@ -104,11 +106,12 @@ func poll(_ pod: InteractiveProcess, _ command: String, until expected: String) 
 
     @Test func ttl_expiresOnBothInstances() async throws {
         try await withPods { a, b, _ async throws in
-            #expect(try a.request("set session abc ttl=200") == "ok")
+            let stored = ContinuousClock.now
+            #expect(try a.request("set session abc ttl=2000") == "ok")
             #expect(try poll(b, "peek session", until: "hit abc") == "hit abc")
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(try a.request("peek session") == "miss")
-            #expect(try b.request("peek session") == "miss")
+            #expect(try poll(a, "peek session", until: "miss", timeout: .seconds(20)) == "miss")
+            #expect(try poll(b, "peek session", until: "miss", timeout: .seconds(20)) == "miss")
+            #expect(ContinuousClock.now - stored >= .seconds(2), "not before its TTL")
         }
     }
 

@@ -3,12 +3,6 @@ import DistributedCache
 import Testing
 import TestSupport
 
-#if DEBUG
-let isOptimizedBuild = false
-#else
-let isOptimizedBuild = true
-#endif
-
 @Suite struct AllocationTests {
     /// A local hit through the public API allocates nothing: `localValue` and `get`. Optimized
     /// builds only (debug builds allocate closure contexts the optimizer removes):

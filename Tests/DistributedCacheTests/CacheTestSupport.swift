@@ -1,5 +1,6 @@
 import DistributedCache
 import Foundation
+import RedisTransport
 import Testing
 import TestSupport
 
@@ -53,19 +54,6 @@ func rawClient(_ server: RedisServer) async throws -> RedisClient {
     let client = try RedisClient(configuration: .init(host: server.host, port: server.port))
     try await client.connect()
     return client
-}
-
-/// Polls `condition` until it holds (or records an issue after `timeout`).
-func eventually(
-    _ description: String = "condition", timeout: Duration = .seconds(5), sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: () async throws -> Bool
-) async rethrows {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("timed out waiting for \(description)", sourceLocation: sourceLocation)
 }
 
 /// Calls of a Redis command so far (INFO commandstats).

@@ -1,5 +1,6 @@
 import CSupport
 import Testing
+import TestSupport
 
 @testable import LocalStore
 
@@ -9,12 +10,6 @@ final class Box: Sendable, Equatable {
     init(_ value: Int) { self.value = value }
     static func == (a: Box, b: Box) -> Bool { a.value == b.value }
 }
-
-#if DEBUG
-let isOptimizedBuild = false
-#else
-let isOptimizedBuild = true
-#endif
 
 func makeCache(
     _ policy: ShardedCache<Box>.Policy = .windowTinyLFU, capacity: ShardedCache<Box>.Capacity = .entries(1_000),
@@ -105,21 +100,30 @@ func makeCache(
 
     @Test func ttl_expiredEntry_isNeverReturned() async throws {
         let cache = try makeCache()
-        cache.setValue(Box(1), forKey: "short", ttl: .milliseconds(30))
-        cache.setValue(Box(2), forKey: "long", ttl: .seconds(60))
+        let ttl = Duration.milliseconds(200)
+        let stored = ContinuousClock.now
+        cache.setValue(Box(1), forKey: "short", ttl: ttl)
+        cache.setValue(Box(2), forKey: "long", ttl: .seconds(600))
         cache.setValue(Box(3), forKey: "forever")
-        #expect(cache.value(forKey: "short") == Box(1))
-        try await Task.sleep(for: .milliseconds(60))
-        #expect(cache.value(forKey: "short") == nil)
+        let read = cache.value(forKey: "short")
+        // Only a read that surely came before the deadline must see the entry; a slow machine may
+        // have passed it already, which is no failure.
+        if ContinuousClock.now - stored < ttl { #expect(read == Box(1)) }
+        await eventually("the short entry expires") { cache.value(forKey: "short") == nil }
+        #expect(ContinuousClock.now - stored >= ttl, "not before its TTL")
         #expect(cache.value(forKey: "long") == Box(2))
         #expect(cache.value(forKey: "forever") == Box(3))
     }
 
     @Test func defaultTTL_appliesWhenNoneGiven() async throws {
-        let cache = try makeCache(ttl: .milliseconds(30))
+        let ttl = Duration.milliseconds(200)
+        let cache = try makeCache(ttl: ttl)
+        let stored = ContinuousClock.now
         cache.setValue(Box(1), forKey: "k")
-        try await Task.sleep(for: .milliseconds(60))
-        #expect(cache.value(forKey: "k") == nil)
+        cache.setValue(Box(2), forKey: "own", ttl: .seconds(600))
+        await eventually("the default TTL expires the entry") { cache.value(forKey: "k") == nil }
+        #expect(ContinuousClock.now - stored >= ttl, "not before the default TTL")
+        #expect(cache.value(forKey: "own") == Box(2), "an explicit TTL wins over the default")
     }
 
     @Test func conditionalSet_refusesWhenPredicateSaysNo() throws {

@@ -13,3 +13,11 @@ extension Duration {
     /// This duration times ``testTimeScale``.
     public var scaledForTests: Duration { self * testTimeScale }
 }
+
+/// True in a release (`-c release`) test build. Allocation counts and the hit-ratio replays need
+/// one: `make test-optimized` runs them, and plain `make test` leaves them out.
+#if DEBUG
+public let isOptimizedBuild = false
+#else
+public let isOptimizedBuild = true
+#endif
