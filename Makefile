@@ -18,7 +18,7 @@ test: deps
 	SWIFT=$(SWIFT) scripts/with-redis-cleanup scripts/run-tests
 
 # Tests whose claims hold only for optimized code (a local hit allocates nothing), and the
-# hit-ratio bars on the shared traces (too slow unoptimized).
+# hit-ratio bars on the traces in Tests/Traces (too slow unoptimized; a missing trace fails).
 test-optimized: deps
 	scripts/with-redis-cleanup $(SWIFT) test -c release -Xswiftc -enable-testing --filter 'allocatesNothing|meetsTheBars'
 

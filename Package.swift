@@ -42,6 +42,7 @@ let package = Package(
         .library(name: "DistributedCache", targets: ["DistributedCache"]),
         .library(name: "LocalStore", targets: ["LocalStore"]),
         .library(name: "RedisTransport", targets: ["RedisTransport"]),
+        .library(name: "MessagePackCoding", targets: ["MessagePackCoding"]),
         .library(name: "EmbeddedRedis", targets: ["EmbeddedRedis"]),
         .library(name: "DistributedCacheLifecycle", targets: ["DistributedCacheLifecycle"]),
         .executable(name: "dcache", targets: ["dcache"]),
@@ -90,6 +91,11 @@ let package = Package(
             ],
             swiftSettings: internalChecks
         ),
+        // Codable values as MessagePack (msgpack-c underneath); knows nothing of caching.
+        .target(name: "MessagePackCoding", dependencies: ["CSupport"]),
+        // The hit-ratio simulator, the trace reader and the Zipf generator, for `hitratio` and the
+        // hit-ratio tests.
+        .target(name: "CacheSimulation", dependencies: ["LocalStore"]),
         .target(
             name: "DistributedCache",
             dependencies: [
@@ -97,6 +103,7 @@ let package = Package(
                 "Primitives",
                 "LocalStore",
                 "RedisTransport",
+                "MessagePackCoding",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -119,6 +126,8 @@ let package = Package(
             dependencies: [
                 "CSupport",
                 "DistributedCache",
+                "LocalStore",
+                "RedisTransport",
                 "PodLineProtocol",
                 "Primitives",
                 "EmbeddedRedis",
@@ -136,13 +145,13 @@ let package = Package(
         // perf/: the local-hit workload through the public API, next to a Dictionary.
         .executableTarget(
             name: "dcache-hitbench",
-            dependencies: ["DistributedCache", "EmbeddedRedis"],
+            dependencies: ["DistributedCache", "LocalStore", "EmbeddedRedis"],
             path: "perf/HitBench"
         ),
         .executableTarget(
             name: "hitratio",
             dependencies: [
-                "LocalStore",
+                "CacheSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -152,7 +161,7 @@ let package = Package(
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
         .testTarget(
             name: "LocalStoreTests",
-            dependencies: ["LocalStore", "CSupport", "Primitives", "TestSupport"],
+            dependencies: ["LocalStore", "CacheSimulation", "CSupport", "Primitives", "TestSupport"],
             swiftSettings: internalChecks
         ),
         .testTarget(
@@ -161,8 +170,11 @@ let package = Package(
         ),
         .testTarget(
             name: "DistributedCacheTests",
-            dependencies: ["DistributedCache", "TestSupport", "RedisTransport", "Primitives", "CSupport"]
+            dependencies: [
+                "DistributedCache", "LocalStore", "MessagePackCoding", "TestSupport", "RedisTransport", "Primitives", "CSupport",
+            ]
         ),
+        .testTarget(name: "CacheSimulationTests", dependencies: ["CacheSimulation", "LocalStore", "TestSupport"]),
         .testTarget(name: "PodLineProtocolTests", dependencies: ["PodLineProtocol"]),
         .testTarget(
             name: "DistributedCacheLifecycleTests",

@@ -9,6 +9,7 @@
 import BenchmarkSettings
 import DistributedCache
 import EmbeddedRedis
+import LocalStore
 
 final class Payload: Codable, Sendable {
     let id: Int

@@ -9,7 +9,12 @@
 // for a given seed. The harness `hitratio` and the hit-ratio tests use it; a second engine that
 // replays through the concurrent store belongs next to that store.
 //
+// The replay loop itself is `PolicyReplay` in LocalStore (package access): the policies are
+// internal to the store, and only their owner may drive them. This module holds the public side.
+//
 // Concurrency: a simulator is used by one thread; separate simulators share nothing.
+
+import LocalStore
 
 /// Replays keys through a policy with a `Dictionary` as storage. See the design note at the top of
 /// this file.
@@ -83,58 +88,21 @@ public struct PolicySimulator: Sendable {
     public func run(
         _ keys: [UInt64], progressInterval: Int = 1 << 20, progress: ((Int) -> Void)? = nil
     ) -> Result {
+        let replayed: PolicyReplay.Policy
         switch policy {
         case .windowTinyLFU:
-            let mode: FrequencySketch.DoorkeeperMode
+            let mode: PolicyReplay.Doorkeeper
             switch doorkeeper {
             case .automatic: mode = .automatic
             case .always: mode = .always
             case .never: mode = .never
             }
-            let policy = WindowTinyLFUPolicy(maximumWeight: size, counterLimit: counterLimit, seed: seed, doorkeeper: mode)
-            return replay(keys, through: policy, progressInterval, progress)
+            replayed = .windowTinyLFU(counterLimit: counterLimit, doorkeeper: mode)
         case .lru:
-            return replay(keys, through: LRUPolicy(maximumWeight: size), progressInterval, progress)
+            replayed = .lru
         }
-    }
-
-    /// The replay loop, specialized per policy type so the policy calls are direct.
-    private func replay<P: EvictionPolicy>(
-        _ keys: [UInt64], through policy: P, _ interval: Int, _ progress: ((Int) -> Void)?
-    ) -> Result {
-        var table: [UInt64: SimulatedEntry] = [:]
-        table.reserveCapacity(size + 1)
-        var hits = 0
-        let hashSeed = seed
-        for (index, key) in keys.enumerated() {
-            if index % interval == 0, index > 0 { progress?(index) }
-            if let node = table[key] {
-                hits += 1
-                policy.recordAccess(node)
-                continue
-            }
-            let keyHash = SplitMix64.mix(key ^ hashSeed)
-            policy.recordMiss(keyHash: keyHash)
-            let node = SimulatedEntry(key: key, keyHash: keyHash)
-            table[key] = node
-            policy.add(node) { victim, _ in
-                table[unsafeDowncast(victim, to: SimulatedEntry.self).key] = nil
-            }
-        }
-        progress?(keys.count)
-        // The policy links the table's entries unretained: unlink them before the table goes.
-        policy.removeAll { _ in }
+        let hits = PolicyReplay.countHits(
+            keys, policy: replayed, size: size, seed: seed, progressInterval: progressInterval, progress: progress)
         return Result(requests: keys.count, hits: hits)
-    }
-}
-
-/// A table entry of the simulator: a policy node that remembers its key.
-final class SimulatedEntry: PolicyNode {
-    /// The key, to delete the entry from the table when the policy evicts it.
-    let key: UInt64
-
-    init(key: UInt64, keyHash: UInt64) {
-        self.key = key
-        super.init(keyHash: keyHash, weight: 1, expiresAt: Int64.max)
     }
 }

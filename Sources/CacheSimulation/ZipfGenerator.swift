@@ -15,6 +15,7 @@
 // Concurrency: a value type; each generator is used by one thread.
 
 import Foundation
+import LocalStore
 
 /// A seeded Zipf key stream, exactly as specified in the traces' `zipf.md`.
 public struct ZipfGenerator: Sendable {

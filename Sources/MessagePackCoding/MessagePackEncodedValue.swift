@@ -44,7 +44,7 @@ enum EncodedValue {
     case map(EncodedMap)
     /// A coder handed out by `superEncoder()`: its value is read when the tree is written, so it
     /// may be filled after the parent stored it. Nothing encoded reads as an empty map.
-    case encoder(MessagePackEncoder)
+    case encoder(TreeEncoder)
 }
 
 /// The elements of an unkeyed container, in encoding order.

@@ -65,7 +65,7 @@ extension MessagePackReader {
         if T.self == Date.self {
             return Date(timeIntervalSince1970: try decodeDouble(at: index, path: path)) as! T
         }
-        return try T(from: MessagePackDecoder(reader: self, index: index, codingPath: path.codingPath))
+        return try T(from: NodeDecoder(reader: self, index: index, codingPath: path.codingPath))
     }
 
     func decodeNil(at index: UInt32) -> Bool { node(index).type == DC_MSGPACK_NIL }

@@ -6,7 +6,7 @@
 //
 // Nesting is limited to DC_MSGPACK_MAX_DEPTH containers, the deepest msgpack-c's unpacker reads
 // (dc_msgpack.h): writing more would produce bytes that no instance can unmarshal, so the writer
-// refuses them and the marshaller reports an EncodingError with the path of the offending value.
+// refuses them and MessagePackEncoder reports an EncodingError with the path of the offending value.
 // The walk builds that path only while unwinding from an error, never on the success path.
 //
 // The initial buffer is 256 bytes: MarshallingBenchmarks' 4-field struct encodes to 57 bytes and

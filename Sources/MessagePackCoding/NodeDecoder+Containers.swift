@@ -1,4 +1,4 @@
-// MessagePackDecoder+Containers: the keyed and unkeyed decoding containers.
+// NodeDecoder+Containers: the keyed and unkeyed decoding containers.
 //
 // Keyed: a view of one map node; every method finds the key's value node through MapLookup and
 // hands it to MessagePackReader+Values.swift. A missing key is `keyNotFound`, except for
@@ -11,7 +11,7 @@
 
 import CSupport
 
-extension MessagePackDecoder {
+extension NodeDecoder {
     /// Reads one map node by key.
     struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         let reader: MessagePackReader
@@ -87,8 +87,8 @@ extension MessagePackDecoder {
             try reader.decode(type, at: valueIndex(key), path: path(key))
         }
 
-        private func decoder(forKey key: Key) throws -> MessagePackDecoder {
-            MessagePackDecoder(reader: reader, index: try valueIndex(key), codingPath: codingPath + [key])
+        private func decoder(forKey key: Key) throws -> NodeDecoder {
+            NodeDecoder(reader: reader, index: try valueIndex(key), codingPath: codingPath + [key])
         }
 
         func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
@@ -104,12 +104,12 @@ extension MessagePackDecoder {
         func superDecoder() throws -> any Decoder {
             let key = MessagePackCodingKey.superKey
             let index = lookup.valueIndex(of: key) ?? MessagePackReader.absent
-            return MessagePackDecoder(reader: reader, index: index, codingPath: codingPath + [key])
+            return NodeDecoder(reader: reader, index: index, codingPath: codingPath + [key])
         }
 
         func superDecoder(forKey key: Key) throws -> any Decoder {
             let index = lookup.valueIndex(of: key) ?? MessagePackReader.absent
-            return MessagePackDecoder(reader: reader, index: index, codingPath: codingPath + [key])
+            return NodeDecoder(reader: reader, index: index, codingPath: codingPath + [key])
         }
     }
 
@@ -214,9 +214,9 @@ extension MessagePackDecoder {
 
         /// A decoder for the current element and the container `open` gets from it; moves past
         /// the element only once `open` succeeded.
-        private mutating func nested<C>(_ type: C.Type, _ open: (MessagePackDecoder) throws -> C) throws -> C {
+        private mutating func nested<C>(_ type: C.Type, _ open: (NodeDecoder) throws -> C) throws -> C {
             try next(type) { reader, index, path in
-                try open(MessagePackDecoder(reader: reader, index: index, codingPath: path.codingPath))
+                try open(NodeDecoder(reader: reader, index: index, codingPath: path.codingPath))
             }
         }
 

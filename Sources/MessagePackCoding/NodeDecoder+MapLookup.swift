@@ -1,4 +1,4 @@
-// MessagePackDecoder+MapLookup: finding a key's value in one map node.
+// NodeDecoder+MapLookup: finding a key's value in one map node.
 //
 // A map's pairs sit in the node array as key, value, key, value, ... reached by `next`, so finding
 // a key is a walk. Three tiers, cheapest first:

@@ -1,4 +1,4 @@
-// MessagePackDecoder: the Codable `Decoder` over one node of a parsed MessagePack input.
+// NodeDecoder: the Codable `Decoder` over one node of a parsed MessagePack input.
 //
 // The input is parsed and validated as a whole before decoding starts (MessagePackReader), so a
 // decoder is only a position: the reader, a node index and the coding path. It is a struct of
@@ -6,13 +6,13 @@
 // `any Decoder` allocates nothing. Containers are cheap views over the same reader.
 //
 // How each node kind becomes a Swift value, and which error a mismatch raises, is decided in one
-// place, MessagePackReader+Values.swift; keyed lookups are in MessagePackDecoder+MapLookup.swift.
+// place, MessagePackReader+Values.swift; keyed lookups are in NodeDecoder+MapLookup.swift.
 
 import CSupport
 
 /// Decodes the value at one node of a parsed MessagePack input. Not Sendable: it is used on
 /// the thread of the unmarshal call that created its reader.
-struct MessagePackDecoder: Decoder {
+struct NodeDecoder: Decoder {
     let reader: MessagePackReader
     /// The node this decoder reads; ``MessagePackReader/absent`` reads as nil.
     let index: UInt32
@@ -57,10 +57,10 @@ struct MessagePackDecoder: Decoder {
     }
 }
 
-extension MessagePackDecoder {
+extension NodeDecoder {
     /// Reads the decoder's own node as one value.
     struct SingleValueContainer: SingleValueDecodingContainer {
-        let decoder: MessagePackDecoder
+        let decoder: NodeDecoder
         var codingPath: [any CodingKey] { decoder.codingPath }
 
         private var reader: MessagePackReader { decoder.reader }

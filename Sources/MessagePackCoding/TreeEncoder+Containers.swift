@@ -1,15 +1,15 @@
-// MessagePackEncoder+Containers: the keyed and unkeyed encoding containers.
+// TreeEncoder+Containers: the keyed and unkeyed encoding containers.
 //
 // Each container is a small struct over one reference-typed node of the tree (EncodedMap or
 // EncodedArray), so copies of a container, and the parent that stored the node, all see the same
 // entries. Nested containers are new nodes stored in this one before they are returned; a
-// super-encoder is a whole MessagePackEncoder stored as `.encoder` and read when the tree is
+// super-encoder is a whole TreeEncoder stored as `.encoder` and read when the tree is
 // written, so it may be filled after this container has moved on.
 //
 // Coding paths are built (`codingPath + [key]`, an array allocation) only when a nested coder or an
 // error needs them; primitives stored directly never build one.
 
-extension MessagePackEncoder {
+extension TreeEncoder {
     /// Encodes into a map, one str key per entry, in the order keys are first encoded.
     struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         let map: EncodedMap
@@ -43,7 +43,7 @@ extension MessagePackEncoder {
         }
 
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            set(try MessagePackEncoder.encode(value, at: path(key)), key)
+            set(try TreeEncoder.encode(value, at: path(key)), key)
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
@@ -71,13 +71,13 @@ extension MessagePackEncoder {
         }
 
         mutating func superEncoder() -> any Encoder {
-            let encoder = MessagePackEncoder(codingPath: codingPath + [MessagePackCodingKey.superKey])
+            let encoder = TreeEncoder(codingPath: codingPath + [MessagePackCodingKey.superKey])
             map.set(.encoder(encoder), forKey: MessagePackCodingKey.superKey.stringValue)
             return encoder
         }
 
         mutating func superEncoder(forKey key: Key) -> any Encoder {
-            let encoder = MessagePackEncoder(codingPath: path(key))
+            let encoder = TreeEncoder(codingPath: path(key))
             map.set(.encoder(encoder), forKey: key.stringValue)
             return encoder
         }
@@ -114,7 +114,7 @@ extension MessagePackEncoder {
         mutating func encode(_ value: UInt128) throws { append(try wide(value, at: nextPath)) }
 
         mutating func encode<T: Encodable>(_ value: T) throws {
-            append(try MessagePackEncoder.encode(value, at: nextPath))
+            append(try TreeEncoder.encode(value, at: nextPath))
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
@@ -134,7 +134,7 @@ extension MessagePackEncoder {
         }
 
         mutating func superEncoder() -> any Encoder {
-            let encoder = MessagePackEncoder(codingPath: nextPath)
+            let encoder = TreeEncoder(codingPath: nextPath)
             append(.encoder(encoder))
             return encoder
         }

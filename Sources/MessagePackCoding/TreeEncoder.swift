@@ -1,8 +1,8 @@
-// MessagePackEncoder: the Codable `Encoder` that turns a value into a tree of EncodedValue.
+// TreeEncoder: the Codable `Encoder` that turns a value into a tree of EncodedValue.
 //
 // One encoder stands for one value at one coding path; the value it ends up holding is what its
-// containers recorded (see MessagePackEncodedValue.swift for why the tree exists). The marshaller
-// encodes the top-level value through `MessagePackEncoder.encode(_:at:)` and writes the result.
+// containers recorded (see MessagePackEncodedValue.swift for why the tree exists).
+// MessagePackEncoder encodes the top-level value through `TreeEncoder.encode(_:at:)` and writes the result.
 //
 // Swift values become MessagePack as follows: Bool -> bool; signed integers -> int, unsigned ->
 // uint, each in its smallest wire form (msgpack-c chooses; non-negative signed values take the
@@ -35,7 +35,7 @@ import Foundation
 
 /// Encodes one value at one coding path into an ``EncodedValue`` tree. Not thread-safe and not
 /// Sendable: a marshal call creates its encoders, uses them on its own thread and drops them.
-final class MessagePackEncoder: Encoder {
+final class TreeEncoder: Encoder {
     let codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
@@ -54,7 +54,7 @@ final class MessagePackEncoder: Encoder {
         -> EncodedValue
     {
         if let primitive = try primitive(value, at: codingPath) { return primitive }
-        let encoder = MessagePackEncoder(codingPath: codingPath())
+        let encoder = TreeEncoder(codingPath: codingPath())
         try value.encode(to: encoder)
         return encoder.value ?? .map(EncodedMap())
     }
@@ -125,10 +125,10 @@ final class MessagePackEncoder: Encoder {
     }
 }
 
-extension MessagePackEncoder {
+extension TreeEncoder {
     /// Records one value as the encoder's whole value; a second encode replaces the first.
     struct SingleValueContainer: SingleValueEncodingContainer {
-        let encoder: MessagePackEncoder
+        let encoder: TreeEncoder
         var codingPath: [any CodingKey] { encoder.codingPath }
 
         mutating func encodeNil() throws { encoder.value = .null }
@@ -150,7 +150,7 @@ extension MessagePackEncoder {
         mutating func encode(_ value: UInt128) throws { encoder.value = try wide(value, at: codingPath) }
 
         mutating func encode<T: Encodable>(_ value: T) throws {
-            encoder.value = try MessagePackEncoder.encode(value, at: codingPath)
+            encoder.value = try TreeEncoder.encode(value, at: codingPath)
         }
     }
 }

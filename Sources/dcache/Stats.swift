@@ -3,6 +3,7 @@
 import ArgumentParser
 import DistributedCache
 import Foundation
+import RedisTransport
 
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

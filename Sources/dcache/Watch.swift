@@ -3,6 +3,7 @@
 import ArgumentParser
 import DistributedCache
 import Foundation
+import RedisTransport
 
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 // BaselineReport: replays every row of the baselines table and formats the verdicts.
 
 import Foundation
-import LocalStore
+import CacheSimulation
 import Synchronization
 
 /// The measured hit ratios of every baselines row, and how to print them.

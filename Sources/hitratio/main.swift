@@ -11,7 +11,7 @@
 
 import ArgumentParser
 import Foundation
-import LocalStore
+import CacheSimulation
 
 HitRatio.main()
 

@@ -1,24 +1,17 @@
+@testable import CacheSimulation
 import Foundation
+import LocalStore
 import Testing
+import TestSupport
 
-@testable import LocalStore
-
-/// Where the shared traces are: $DCACHE_TRACES, else `../shared/traces` beside the package.
-/// CI clones may not have them; the trace tests then skip instead of failing.
-enum SharedTraces {
+/// Where the bar tests' traces are: $DCACHE_TRACES, else the copies in `Tests/Traces` (every
+/// clone has them, so these tests never skip for want of a file: a missing trace fails the test).
+enum BarTraces {
     static let directory: String = {
         if let fromEnvironment = ProcessInfo.processInfo.environment["DCACHE_TRACES"] { return fromEnvironment }
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/traces").path
+        let testsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        return testsFolder.appendingPathComponent("Traces").path
     }()
-
-    /// True when the trace is there and the build is optimized: a replay of a few million
-    /// requests takes minutes unoptimized and would crowd the timing-sensitive integration tests,
-    /// so `make test-optimized` runs these (`--filter meetsTheBars`).
-    static func available(_ file: String) -> Bool {
-        isOptimizedBuild && FileManager.default.isReadableFile(atPath: directory + "/" + file)
-    }
 }
 
 /// Hit ratios of both policies on the small traces, held to the bars of `HitRatioBaselines`.
@@ -39,7 +32,9 @@ enum SharedTraces {
     /// The rows of one trace, replayed with both policies and judged against the bars.
     private func check(_ trace: String) throws {
         let rows = HitRatioBaselines.rows.filter { $0.trace == trace }
-        let keys = try TraceFile.load(path: SharedTraces.directory + "/" + rows[0].file!)
+        let path = BarTraces.directory + "/" + rows[0].file!
+        #expect(FileManager.default.isReadableFile(atPath: path), "the trace \(path) is missing")
+        let keys = try TraceFile.load(path: path)
         for row in rows {
             let lru = PolicySimulator(policy: .lru, size: row.size).run(keys).hitRatio
             #expect(abs(lru - row.lru) <= HitRatioBaselines.lruReproductionTolerance + 1e-9,
@@ -49,15 +44,17 @@ enum SharedTraces {
         }
     }
 
-    @Test(.enabled(if: SharedTraces.available("glimpse.txt.gz"), "needs ../shared/traces and -O"))
+    // A replay of a few million requests takes minutes unoptimized and would crowd the
+    // timing-sensitive integration tests, so `make test-optimized` runs these (`meetsTheBars`).
+    @Test(.enabled(if: isOptimizedBuild, "replays need -O: make test-optimized"))
     func run_glimpse_meetsTheBars() throws { try check("glimpse") }
 
-    @Test(.enabled(if: SharedTraces.available("sprite.txt.gz"), "needs ../shared/traces and -O"))
+    @Test(.enabled(if: isOptimizedBuild, "replays need -O: make test-optimized"))
     func run_sprite_meetsTheBars() throws { try check("sprite") }
 
-    @Test(.enabled(if: SharedTraces.available("loop.txt.gz"), "needs ../shared/traces and -O"))
+    @Test(.enabled(if: isOptimizedBuild, "replays need -O: make test-optimized"))
     func run_loop_meetsTheBars() throws { try check("loop") }
 
-    @Test(.enabled(if: SharedTraces.available("corda-vaultservice.txt.gz"), "needs ../shared/traces and -O"))
+    @Test(.enabled(if: isOptimizedBuild, "replays need -O: make test-optimized"))
     func run_corda_meetsTheBars() throws { try check("corda") }
 }

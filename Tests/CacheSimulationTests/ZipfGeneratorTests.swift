@@ -1,6 +1,6 @@
+import CacheSimulation
+import LocalStore
 import Testing
-
-@testable import LocalStore
 
 /// Tests of `ZipfGenerator` against the fingerprints of the reference (`zipf.md`).
 @Suite struct ZipfGeneratorTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Primitives
+import RedisTransport
 import Testing
 import TestSupport
 

@@ -1,4 +1,5 @@
 import Foundation
+import RedisTransport
 import Testing
 import EmbeddedRedis
 import TestSupport

@@ -1,6 +1,7 @@
 import DistributedCache
 import Foundation
 import Primitives
+import RedisTransport
 import Testing
 import TestSupport
 

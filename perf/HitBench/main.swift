@@ -26,6 +26,7 @@
 import DistributedCache
 import EmbeddedRedis
 import Foundation
+import LocalStore
 
 // MARK: - The workload
 
@@ -34,20 +35,8 @@ let keys: [String] = (0..<keyCount).map { "bl:" + String(repeating: "0", count: 
 let value = "value-0123456789abcdef0123456789"
 let indexBits = 21
 
-/// SplitMix64 (the sequence every implementation of this workload uses, seed 42).
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 let indices: [Int32] = {
-    var random = SplitMix64(state: 42)
+    var random = SplitMix64(seed: 42)
     return (0..<(1 << indexBits)).map { _ in Int32(truncatingIfNeeded: random.next() % UInt64(keyCount)) }
 }()
 

@@ -95,19 +95,6 @@ final class Payload: Codable, Sendable {
     init(_ id: Int) { self.id = id }
 }
 
-/// SplitMix64: the same key order on every run.
-struct SplitMixGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The probe's run; `checksum` keeps the loops from being optimized away.
 struct Probe {
     /// dcache-hitbench's value.
@@ -126,7 +113,7 @@ struct Probe {
         default:
             names = (0..<arguments.keys).map { "user:\($0):profile" }
         }
-        var generator = SplitMixGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         order = (0..<arguments.keys).shuffled(using: &generator)
     }
 

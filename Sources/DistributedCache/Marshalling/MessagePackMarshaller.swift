@@ -1,34 +1,13 @@
-// MessagePackMarshaller: cache values as MessagePack [1], through msgpack-c [2].
+// MessagePackMarshaller: cache values as MessagePack, through the MessagePackCoding module.
 //
 // MessagePack carries the same shapes as JSON (maps, arrays, strings, numbers, booleans, nil) plus
 // raw binary, in fewer bytes and without text formatting or parsing of numbers: a struct
 // {"a":1,"b":"x"} is 8 bytes against JSON's 15, and `[UInt8]`/`Data` travel as bytes instead of
 // base64 or arrays of numbers. It is the marshaller to choose when every instance is Swift or
-// another MessagePack-speaking client and values are many or large.
-//
-// How a call runs:
-//   marshal    MessagePackEncoder builds a tree of the value (MessagePackEncodedValue.swift
-//              explains why a tree), then MessagePackWriter writes it through dc_msgpack_write_*
-//              into a C buffer that is copied out once.
-//   unmarshal  MessagePackReader validates and parses the whole input in C into a flat node array
-//              (dc_msgpack.h explains the validation pass), then MessagePackDecoder walks the
-//              nodes; `init(from:)` never sees malformed bytes.
-// Every call creates its own writer or reader and drops it on return: there is no shared state,
-// so the marshaller is a stateless Sendable struct with no locks, and concurrent calls never
-// contend.
-//
-// The mapping of Swift types to MessagePack types is in MessagePackEncoder.swift; the decoding
-// rules (integer range checks, which kinds convert, which error each mismatch raises) are in
-// MessagePackReader+Values.swift.
-//
-// Limits, both from the format or msgpack-c rather than from us: containers nest at most 32
-// deep (msgpack-c's unpacker stack; the encoder refuses deeper values so that everything it
-// writes can be read back), and one string, binary value or container holds at most 2^32 - 1
-// bytes or elements; inputs of 4 GiB or more are refused.
-//
-// References:
-//  [1] MessagePack specification, https://github.com/msgpack/msgpack/blob/master/spec.md
-//  [2] msgpack-c, https://github.com/msgpack/msgpack-c/tree/c_master
+// another MessagePack-speaking client and values are many or large. The format, its limits and
+// the coder's guarantees are described in MessagePackCoding (MessagePackCoders.swift).
+
+import MessagePackCoding
 
 /// Marshals values as MessagePack: compact, binary-safe, and readable by MessagePack libraries in
 /// other languages.
@@ -56,26 +35,18 @@ public struct MessagePackMarshaller: Marshaller {
     /// instance reads what every other writes.
     public init() {}
 
-    /// Encodes `value` as one MessagePack value.
+    /// Encodes `value` as one MessagePack value (``MessagePackCoding/MessagePackEncoder``).
     /// - Parameter value: the value to encode.
     /// - Returns: the MessagePack bytes.
     /// - Throws: `EncodingError.invalidValue` when the value nests deeper than 32 containers, an
     ///   integer is wider than 64 bits, a string, binary value or container exceeds 2^32 - 1 bytes
     ///   or elements, or memory runs out; and any error the value's `encode(to:)` throws.
     public func marshal<Value: Encodable>(_ value: Value) throws -> [UInt8] {
-        let tree = try MessagePackEncoder.encode(value, at: [])
-        do throws(MessagePackWriter.Failure) {
-            let writer = try MessagePackWriter()
-            try writer.write(tree)
-            return writer.bytes()
-        } catch {
-            throw EncodingError.invalidValue(
-                value,
-                .init(codingPath: error.codingPath, debugDescription: "Cannot encode as MessagePack: \(error.reason)."))
-        }
+        try MessagePackEncoder().encode(value)
     }
 
-    /// Decodes a value of `type` from exactly one MessagePack value.
+    /// Decodes a value of `type` from exactly one MessagePack value
+    /// (``MessagePackCoding/MessagePackDecoder``).
     /// - Parameters:
     ///   - type: the type to decode.
     ///   - bytes: the MessagePack bytes; all of them must belong to the one value.
@@ -85,7 +56,6 @@ public struct MessagePackMarshaller: Marshaller {
     ///   the target type's range; `typeMismatch`, `valueNotFound` and `keyNotFound` when the bytes
     ///   do not have the shape of `type`; and any error the type's `init(from:)` throws.
     public func unmarshal<Value: Decodable>(_ type: Value.Type, from bytes: [UInt8]) throws -> Value {
-        let reader = try MessagePackReader.parse(bytes)
-        return try reader.decode(type, at: 0, path: ValuePath(base: [], key: nil))
+        try MessagePackDecoder().decode(type, from: bytes)
     }
 }

@@ -15,6 +15,7 @@ import DistributedCache
 import EmbeddedRedis
 import Foundation
 import Primitives
+import RedisTransport
 
 extension Bench {
     struct Fanout: AsyncParsableCommand {

@@ -21,6 +21,7 @@ import DistributedCache
 import EmbeddedRedis
 import Foundation
 import Primitives
+import RedisTransport
 
 extension Bench {
     struct Propagation: AsyncParsableCommand {

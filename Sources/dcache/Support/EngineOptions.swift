@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import DistributedCache
+import RedisTransport
 
 struct EngineOptions: ParsableArguments {
     @Option(help: "Redis Cluster seed nodes HOST:PORT[,HOST:PORT...] (instead of --redis).")

@@ -1,19 +1,7 @@
 // Value types and generators shared by the marshaller tests.
 
 import Foundation
-
-/// A deterministic generator (SplitMix64), so a failing randomized test fails the same way on rerun.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import LocalStore
 
 // `Profile`, the example of the Marshaller protocol's doc comment, lives in CacheTestSupport.swift.
 
@@ -136,7 +124,7 @@ indirect enum DynamicValue: Codable, Equatable {
 
     /// A random value at most `depth` containers deep. Doubles are never NaN (NaN != NaN would
     /// make equality fail for a correct round trip; NaN has its own test).
-    static func random(depth: Int, using rng: inout SeededGenerator) -> DynamicValue {
+    static func random(depth: Int, using rng: inout SplitMix64) -> DynamicValue {
         let kinds = depth > 0 ? 9 : 7
         switch Int.random(in: 0..<kinds, using: &rng) {
         case 0: return .null
@@ -162,7 +150,7 @@ indirect enum DynamicValue: Codable, Equatable {
     }
 
     /// Integers spread over every wire width, including the boundaries between them.
-    static func randomInteger(using rng: inout SeededGenerator) -> Int64 {
+    static func randomInteger(using rng: inout SplitMix64) -> Int64 {
         let boundaries: [Int64] = [
             0, 127, 128, 255, 256, 65_535, 65_536, 1 << 32, -1, -32, -33, -128, -129, .min, .max,
         ]
@@ -172,7 +160,7 @@ indirect enum DynamicValue: Codable, Equatable {
     }
 
     /// Strings of ASCII, NUL, multi-byte and astral characters, 0 to 40 scalars.
-    static func randomString(using rng: inout SeededGenerator) -> String {
+    static func randomString(using rng: inout SplitMix64) -> String {
         let alphabet: [Unicode.Scalar] = [
             "a", "Z", "0", " ", "/", "\"", "\0", "é", "ß", "中", "\u{1F600}", "\u{FFFF}",
         ]

@@ -1,5 +1,6 @@
 import DistributedCache
 import Foundation
+import MessagePackCoding
 import Testing
 
 /// Properties of MessagePackMarshaller: every Codable shape round-trips, the bytes are the
@@ -16,6 +17,14 @@ import Testing
         throws
     {
         #expect(try roundTrip(value) == value, sourceLocation: sourceLocation)
+    }
+
+    @Test func coders_onTheirOwn_writeAndReadWhatTheMarshallerDoes() throws {
+        let profile = Profile(name: "ada", visits: 3)
+        let bytes = try MessagePackEncoder().encode(profile)
+        #expect(bytes == (try marshaller.marshal(profile)))
+        #expect(try MessagePackDecoder().decode(Profile.self, from: bytes) == profile)
+        #expect(throws: DecodingError.self) { try MessagePackDecoder().decode(Profile.self, from: [0xC1]) }
     }
 
     @Test func name_always_isMsgpack() {

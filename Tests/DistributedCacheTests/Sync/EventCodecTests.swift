@@ -1,4 +1,5 @@
 import Foundation
+import LocalStore
 import Testing
 
 @testable import DistributedCache
@@ -42,14 +43,14 @@ import Testing
                               ttlMilliseconds: wire.ttl))
     }
 
-    func randomString(_ generator: inout SeededGenerator) -> String {
+    func randomString(_ generator: inout SplitMix64) -> String {
         let pieces: [String] = ["a", "Z", "9", " ", "\"", "\\", "/", "<", ">", "&", "\n", "\t", "\u{0}", "\u{1F}",
                                 "\u{7F}", "é", "中", "\u{2028}", "\u{2029}", "😀", ":", "*", "{", "}"]
         return String((0..<Int.random(in: 0...12, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }
             .joined())
     }
 
-    func randomEvent(_ generator: inout SeededGenerator) -> Event {
+    func randomEvent(_ generator: inout SplitMix64) -> Event {
         let action = SyncedCache.Action.allCases.randomElement(using: &generator)!
         let value = action == .set ? (0..<Int.random(in: 1...40, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) } : []
         let versioned = Bool.random(using: &generator)
@@ -60,7 +61,7 @@ import Testing
     }
 
     @Test func randomEvents_roundTripAndAreValidJSONForFoundation() {
-        var generator = SeededGenerator(seed: 11)
+        var generator = SplitMix64(seed: 11)
         for _ in 0..<2_000 {
             let event = randomEvent(&generator)
             let payload = EventCodec.encode(event)
@@ -70,7 +71,7 @@ import Testing
     }
 
     @Test func base64_matchesFoundation() {
-        var generator = SeededGenerator(seed: 12)
+        var generator = SplitMix64(seed: 12)
         for length in 0..<64 {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
             var encoded: [UInt8] = []
@@ -162,7 +163,7 @@ import Testing
     /// Mutated payloads never crash the scanner, and it agrees with Foundation on every one that
     /// is valid UTF-8 (Foundation rejects invalid UTF-8; we replace it with U+FFFD, as Go does).
     @Test func mutatedPayloads_agreeWithFoundation() {
-        var generator = SeededGenerator(seed: 13)
+        var generator = SplitMix64(seed: 13)
         // No "e" or "E": an exponent like 1e400 overflows Foundation's Double, which then rejects
         // the payload, while Go and we only check the grammar of a field we skip.
         let alphabet = Array(#"{}[]":,\ u0123456789.-+abAZ/="#.utf8) + [0x00, 0x0A, 0xC3, 0xA9, 0xFF]

@@ -22,7 +22,7 @@ import Testing
         let reads = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 3) { thread in
             if thread == 0 {
-                var random = SplitMix(seed: 11)
+                var random = SplitMix64(seed: 11)
                 for step in 0..<60_000 {
                     let index = Int(random.next() % UInt64(keys.count))
                     switch random.next() % 10 {
@@ -33,7 +33,7 @@ import Testing
                 }
                 done.store(true, ordering: .releasing)
             } else {
-                var random = SplitMix(seed: UInt64(thread) &* 7)
+                var random = SplitMix64(seed: UInt64(thread) &* 7)
                 var count = 0
                 while !done.load(ordering: .acquiring) {
                     let index = Int(random.next() % UInt64(keys.count))

@@ -28,7 +28,7 @@ final class Tagged: Sendable {
         let operations = 20_000
         let wrongKey = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
-            var random = SplitMix(seed: UInt64(thread) &+ 1)
+            var random = SplitMix64(seed: UInt64(thread) &+ 1)
             for step in 0..<operations {
                 let index = Int(random.next() % UInt64(keys.count))
                 let key = keys[index]
@@ -85,17 +85,5 @@ final class Tagged: Sendable {
         }
         #expect(regressions.load(ordering: .relaxed) == 0)
         #expect(cache.value(forKey: "lin")?.version == 49_999)
-    }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

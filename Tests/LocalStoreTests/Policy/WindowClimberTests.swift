@@ -1,3 +1,4 @@
+import CacheSimulation
 import Testing
 
 @testable import LocalStore
