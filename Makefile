@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: demo test test-optimized deps build release tsan asan fuzz fuzz-smoke benchmarks benchmarks-smoke examples-build docs perf clean
+.PHONY: demo test test-optimized deps build release tsan asan fuzz fuzz-smoke benchmarks benchmarks-smoke examples-build examples-run docs perf clean
 
 deps:
 	@scripts/install-deps
@@ -69,6 +69,10 @@ examples-build: deps
 	cd Examples && $(SWIFT) build
 	scripts/install-deps python3-yaml
 	python3 Examples/kubernetes/validate.py
+
+# Runs every example once, each on its own throwaway Redis and bounded in time (about 10 s in all).
+examples-run: examples-build
+	scripts/with-redis-cleanup scripts/run-examples
 
 # The DocC catalog of DistributedCache (Sources/DistributedCache/DistributedCache.docc), as a
 # static site in .build/docs; CI builds it so that the articles and symbol links stay valid.

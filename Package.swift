@@ -43,6 +43,7 @@ let package = Package(
         .library(name: "LocalStore", targets: ["LocalStore"]),
         .library(name: "RedisTransport", targets: ["RedisTransport"]),
         .library(name: "MessagePackCoding", targets: ["MessagePackCoding"]),
+        .library(name: "CacheSimulation", targets: ["CacheSimulation"]),
         .library(name: "EmbeddedRedis", targets: ["EmbeddedRedis"]),
         .library(name: "DistributedCacheLifecycle", targets: ["DistributedCacheLifecycle"]),
         .executable(name: "dcache", targets: ["dcache"]),

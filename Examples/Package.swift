@@ -52,12 +52,19 @@ let package = Package(
         example("debug-mode", [logging]),
         example("lfu"),
         example("lru"),
-        example("comparison"),
+        example(
+            "comparison",
+            [
+                .product(name: "CacheSimulation", package: "swift-distributed-cache"),
+                .product(name: "LocalStore", package: "swift-distributed-cache"),
+            ]
+        ),
         example("custom-logger", [logging]),
         example("custom-marshaller"),
         example("custom-local-cache"),
         example("custom-config"),
         example("environment"),
+        example("stale-data-prevention", [.product(name: "RedisTransport", package: "swift-distributed-cache")]),
         example(
             "heavy-read-api",
             [

@@ -11,49 +11,25 @@
 //
 // Traces are generated from a fixed seed, so every run and both policies see the same reads.
 
+import CacheSimulation
 import DistributedCache
 import ExampleSupport
 import Foundation
+import LocalStore
 
 let productCount = 5_000
 let capacity = 250
 
-/// SplitMix64: a tiny seeded generator, so that the traces are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// Product ids drawn from a Zipf distribution: id k (1-based) has weight 1 / k^exponent.
-func zipfTrace(count: Int, exponent: Double, using generator: inout SeededGenerator) -> [Int] {
-    var cumulative: [Double] = []
-    var total = 0.0
-    for rank in 1...productCount {
-        total += 1 / pow(Double(rank), exponent)
-        cumulative.append(total)
-    }
-    return (0..<count).map { _ in
-        let target = Double.random(in: 0..<total, using: &generator)
-        // Binary search for the first cumulative weight above the target.
-        var low = 0
-        var high = cumulative.count - 1
-        while low < high {
-            let middle = (low + high) / 2
-            if cumulative[middle] > target { high = middle } else { low = middle + 1 }
-        }
-        return low + 1
-    }
+/// Product ids drawn from a Zipf distribution: id k (1-based) has weight 1 / k^exponent. The
+/// generator is the one the hit-ratio baselines use (CacheSimulation).
+func zipfTrace(count: Int, exponent: Double, seed: UInt64) -> [Int] {
+    var generator = ZipfGenerator(alpha: exponent, universe: productCount, seed: seed)
+    return (0..<count).map { _ in Int(generator.next()) }
 }
 
 /// Rounds of 500 random reads of a hot set of 100 ids, each followed by a scan of 400 ids that
 /// are never read again.
-func scanTrace(rounds: Int, using generator: inout SeededGenerator) -> [Int] {
+func scanTrace(rounds: Int, using generator: inout SplitMix64) -> [Int] {
     var trace: [Int] = []
     var nextScanned = 101
     for _ in 0..<rounds {
@@ -81,9 +57,9 @@ await runExample("LFU vs LRU: hit counts on two workloads") { redisAddress in
     }
     print("Seeded \(productCount) products in Redis; each cache holds \(capacity) of them.")
 
-    var generator = SeededGenerator(state: 42)
+    var generator = SplitMix64(seed: 42)
     let workloads = [
-        ("skewed (Zipf 0.9)", zipfTrace(count: 5_000, exponent: 0.9, using: &generator)),
+        ("skewed (Zipf 0.9)", zipfTrace(count: 5_000, exponent: 0.9, seed: 42)),
         ("scan + hot set", scanTrace(rounds: 5, using: &generator)),
     ]
     // Same capacity in entries for both: LFU counts cost units, and every entry costs 1 once the
