@@ -8,6 +8,9 @@
 //   RedisTransport     libuv loop thread, hiredis async connections, pub/sub, reconnect
 //   CSupport (C)       the shim over hiredis, libuv, jemalloc and msgpack-c
 //
+// Beside them: MessagePackCoding (the MessagePack Codable coder), CacheSimulation (hit-ratio
+// simulator and traces), DistributedCacheLifecycle, EmbeddedRedis, PodLineProtocol, Primitives.
+//
 import PackageDescription
 
 import class Foundation.ProcessInfo
@@ -119,6 +122,8 @@ let package = Package(
             name: "DistributedCacheLifecycle",
             dependencies: ["DistributedCache", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
+        // Throwaway redis-server processes for tests, demos, examples and benchmarks; not for
+        // production (no persistence, no password, lives as long as its owner).
         .target(name: "EmbeddedRedis"),
         // The `dcache pod` line protocol, parsed (its own module so that the fuzzer reaches it).
         .target(name: "PodLineProtocol"),

@@ -20,6 +20,9 @@ import Foundation
 
 /// A `redis-server` child process on a free loopback port.
 ///
+/// For tests, demos, examples and benchmarks only, never for production: the server has no
+/// persistence, no password and no replica, and lives exactly as long as this object.
+///
 /// Owns its process and its data folder: both are gone after ``stop()`` (or ``kill()``) and
 /// ``deinit``. All methods are safe to call from any thread; calls are serialized by an internal
 /// lock, so two tasks cannot restart and stop the same server at once.
