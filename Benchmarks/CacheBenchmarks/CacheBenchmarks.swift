@@ -20,16 +20,6 @@ final class Payload: Codable, Sendable {
     }
 }
 
-/// A local cache that keeps nothing: every get through it is a remote hit.
-final class NoLocalCache: LocalCache, Sendable {
-    func value(forKey key: String) -> LocalValue? { nil }
-    func setValue(_ value: LocalValue, forKey key: String, cost: Int, ttl: Duration?) -> Bool { false }
-    func removeValue(forKey key: String) -> Bool { false }
-    func removeAll() {}
-    func close() {}
-    var metrics: LocalCacheMetrics { LocalCacheMetrics() }
-}
-
 final class Shared: @unchecked Sendable {
     // @unchecked: written in setup, before any measurement.
     var server: RedisServerProcess?
@@ -47,7 +37,7 @@ final class Shared: @unchecked Sendable {
         options.enableMetrics = false
         let cache = try await SyncedCache(options: options)
         for (index, key) in keys.enumerated() { try await cache.set(key, Payload(id: index, name: "name \(index)")) }
-        options.localCache = .custom { NoLocalCache() }
+        options.localCache = .passThrough
         let remoteOnly = try await SyncedCache(options: options)
         var generator = SystemRandomNumberGenerator()
         order = (0..<keys.count).shuffled(using: &generator)

@@ -28,9 +28,7 @@ extension SyncedCache {
         do {
             records = try await fetchRecords(missing)
         } catch {
-            let failure = CacheError.from(error)
-            report(failure, "getMany")
-            throw failure
+            throw reported(.from(error), "getMany")
         }
         var firstError: CacheError?
         for (key, record) in zip(missing, records) {
@@ -48,8 +46,7 @@ extension SyncedCache {
             }
         }
         if let firstError {
-            report(firstError, "getMany")
-            throw firstError
+            throw reported(firstError, "getMany")
         }
         return found
     }
@@ -95,8 +92,7 @@ extension SyncedCache {
             }
         }
         if let firstError {
-            report(firstError, "setMany")
-            throw firstError
+            throw reported(firstError, "setMany")
         }
     }
 
@@ -121,8 +117,7 @@ extension SyncedCache {
             }
         }
         if let firstError {
-            report(firstError, "deleteMany")
-            throw firstError
+            throw reported(firstError, "deleteMany")
         }
     }
 
@@ -214,9 +209,7 @@ extension SyncedCache {
                 }
             }
         } catch {
-            let failure = CacheError.from(error)
-            report(failure, "batch write")
-            throw failure
+            throw reported(.from(error), "batch write")
         }
     }
 }

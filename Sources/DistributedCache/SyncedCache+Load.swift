@@ -248,9 +248,7 @@ extension SyncedCache {
         do {
             return try await loader()
         } catch {
-            let failure = CacheError.loaderFailed(String(describing: error))
-            report(failure, "getOrLoad \(key)")
-            throw failure
+            throw reported(.loaderFailed(String(describing: error)), "getOrLoad \(key)")
         }
     }
 

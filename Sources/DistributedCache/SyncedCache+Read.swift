@@ -136,9 +136,7 @@ extension SyncedCache {
         do {
             value = try marshaller.unmarshal(type, from: record.bytes)
         } catch {
-            let failure = CacheError.decodingFailed(key: key, reason: String(describing: error))
-            report(failure, "get")
-            throw failure
+            throw reported(.decodingFailed(key: key, reason: String(describing: error)), "get")
         }
         fill(key, record, decoded: value)
         if options.debugMode { logger.debug("get: remote hit", metadata: ["key": "\(key)", "version": "\(record.version)"]) }
@@ -158,9 +156,7 @@ extension SyncedCache {
         do {
             return try await flights.run(key) { try await fetchRecord(key) }
         } catch {
-            let failure = CacheError.from(error)
-            report(failure, "get \(key)")
-            throw failure
+            throw reported(.from(error), "get \(key)")
         }
     }
 

@@ -58,8 +58,7 @@ extension SyncedCache {
             let failure = CacheError.from(error)
             // The generation may have moved: what this instance holds with the tag may be invalid.
             if failure.mayHaveRun { dropTagged() }
-            report(failure, "invalidate tag \(tag)")
-            throw failure
+            throw reported(failure, "invalidate tag \(tag)")
         }
         counters.increment(.invalidations)
     }
@@ -126,8 +125,7 @@ extension SyncedCache {
         } catch {
             let failure = CacheError.from(error)
             if failure.mayHaveRun { forgetLocally(key) }
-            report(failure, "delete \(key)")
-            throw failure
+            throw reported(failure, "delete \(key)")
         }
         changes.recordChange(of: key, version: version, horizon: horizon.current)
         local.remove(key) { version == 0 || $0 < version }
@@ -174,8 +172,7 @@ extension SyncedCache {
         } catch {
             let failure = CacheError.from(error)
             if failure.mayHaveRun { dropEverything() }
-            report(failure, "clear")
-            throw failure
+            throw reported(failure, "clear")
         }
         changes.recordClear(version: version, horizon: horizon.current)
         local.removeAll()
@@ -218,9 +215,7 @@ extension SyncedCache {
         do {
             return try marshaller.marshal(value)
         } catch {
-            let failure = CacheError.encodingFailed(String(describing: error))
-            report(failure, "marshal")
-            throw failure
+            throw reported(.encodingFailed(String(describing: error)), "marshal")
         }
     }
 
@@ -264,8 +259,7 @@ extension SyncedCache {
         } catch {
             let failure = CacheError.from(error)
             if failure.mayHaveRun { forgetLocally(key) }
-            report(failure, "set \(key)")
-            throw failure
+            throw reported(failure, "set \(key)")
         }
         if tracks && !changes.mayCache(key, readAt: ticket) {
             forgetLocally(key)

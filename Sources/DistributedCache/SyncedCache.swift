@@ -313,7 +313,6 @@ public final class SyncedCache: Sendable {
 
     // MARK: - Errors
 
-    /// Counts, logs and reports an error through `onError`.
     /// Reports, once until the connection is back, that Redis refuses to let a connection in
     /// (wrong credentials, a missing permission): the transport retries on its own with backoff,
     /// and without this the reason would show only in failed calls as "not connected".
@@ -334,10 +333,18 @@ public final class SyncedCache: Sendable {
         }
     }
 
+    /// Counts, logs and reports an error through `onError`.
     func report(_ error: CacheError, _ context: @autoclosure () -> String) {
         counters.increment(.errors)
         logger.error("\(context()): \(error)")
         options.onError?(error)
+    }
+
+    /// Reports `error` (``report(_:_:)``) and returns it, so that an operation fails in one
+    /// statement: `throw reported(failure, "set \(key)")`.
+    func reported(_ error: CacheError, _ context: @autoclosure () -> String) -> CacheError {
+        report(error, context())
+        return error
     }
 
     /// Throws `.closed` after close.

@@ -175,6 +175,24 @@ import TestSupport
         }
     }
 
+    @Test func passThroughLocalCache_keepsNothingAndReadsRedisEveryTime() async throws {
+        try await withRedisServer { server in
+            let cache = try await SyncedCache(options: testOptions(server, pod: "pass") {
+                $0.localCache = .passThrough
+                $0.readerCanSetToRedis = true
+            })
+            try await cache.set("k", "v")
+            #expect(cache.localValue(forKey: "k", as: String.self) == nil)
+            let raw = try await rawClient(server)
+            let before = try await commandCalls(raw, "get")
+            for _ in 0..<3 { #expect(try await cache.get("k", as: String.self) == "v") }
+            #expect(try await commandCalls(raw, "get") - before == 3, "every get read Redis")
+            #expect(cache.stats.localSize == 0)
+            await raw.close()
+            await cache.close()
+        }
+    }
+
     @Test func podID_defaultIsUnique() async throws {
         try await withRedisServer { server in
             var options = testOptions(server, pod: "unused")

@@ -51,6 +51,11 @@ extension SyncedCache {
         case lru
         /// Your own cache, created once per instance by the closure.
         case custom(@Sendable () throws -> any LocalCache<LocalValue>)
+
+        /// No local copies at all: a cache that stores nothing, so that every `get` reads Redis.
+        /// For measuring the remote path against a baseline, or for an instance that must never
+        /// serve a local copy; events are still received (and change nothing).
+        public static var passThrough: LocalCacheKind { .custom { PassThroughCache() } }
     }
 
     /// How values are marshalled when no custom marshaller is set (`SerializationFormat`).

@@ -74,7 +74,7 @@ extension Bench {
 
             options.podID = "bench-cache-reader"
             switch local {
-            case .never: options.localCache = .custom { NeverStoringCache() }
+            case .never: options.localCache = .passThrough
             case .lru1:
                 options.localCache = .lru
                 options.localCacheConfig.maxSize = 1
@@ -128,14 +128,4 @@ extension Bench {
             return recorder.summary(operations: calls, seconds: elapsed)
         }
     }
-}
-
-/// A local cache that stores nothing, so that every read goes to Redis and no fill costs anything.
-final class NeverStoringCache: LocalCache, Sendable {
-    func value(forKey key: String) -> LocalValue? { nil }
-    func setValue(_ value: LocalValue, forKey key: String, cost: Int, ttl: Duration?) -> Bool { false }
-    func removeValue(forKey key: String) -> Bool { false }
-    func removeAll() {}
-    func close() {}
-    var metrics: LocalCacheMetrics { LocalCacheMetrics() }
 }
