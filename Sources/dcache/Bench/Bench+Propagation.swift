@@ -123,7 +123,7 @@ extension Bench {
             if let dropped = result.dropped {
                 var latencies = LatencyRecorder()
                 for (index, time) in dropped where sentAt.indices.contains(index) { latencies.record(nanoseconds: time - sentAt[index]) }
-                result.cache = latencies.summary(operations: dropped.count, seconds: 1)
+                result.cache = latencies.summary(operations: dropped.count, seconds: 1, distribution: true)
                 result.dropped = nil
             }
             result.rawRoundTrip = rawRoundTrips.summary(operations: writes, seconds: 1)
@@ -208,8 +208,8 @@ extension Bench {
             }
             try await Task.sleep(for: .milliseconds(100))  // let the last events land
             var result = Result(
-                raw: raw.withLock { $0.summary(operations: Int($0.histogram.totalCount), seconds: 1) },
-                cache: cached.withLock { $0.summary(operations: Int($0.histogram.totalCount), seconds: 1) })
+                raw: raw.withLock { $0.summary(operations: Int($0.histogram.totalCount), seconds: 1, distribution: true) },
+                cache: cached.withLock { $0.summary(operations: Int($0.histogram.totalCount), seconds: 1, distribution: true) })
             if tracking { result.dropped = dropped.withLock { $0 } }
             writeLine(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
             await cache.close()

@@ -14,16 +14,21 @@ struct LatencyRecorder: Sendable {
         histogram.add(other.histogram)
     }
 
-    /// The figures reported for a run of `count` operations over `seconds`.
-    func summary(operations count: Int, seconds: Double) -> LatencySummary {
+    /// The figures reported for a run of `count` operations over `seconds`; with `distribution`,
+    /// also the latency at every percentile (the points of a CDF chart).
+    func summary(operations count: Int, seconds: Double, distribution: Bool = false) -> LatencySummary {
         LatencySummary(
             operations: count,
             throughput: Double(count) / seconds,
             p50: Double(histogram.valueAtPercentile(50)) / 1_000,
             p99: Double(histogram.valueAtPercentile(99)) / 1_000,
             p999: Double(histogram.valueAtPercentile(99.9)) / 1_000,
-            max: Double(histogram.max) / 1_000)
+            max: Double(histogram.max) / 1_000,
+            distribution: distribution ? Self.chartedPercentiles.map { [$0, Double(histogram.valueAtPercentile($0)) / 1_000] } : nil)
     }
+
+    /// 1, 2, ... 99, then the tail in finer steps.
+    static let chartedPercentiles: [Double] = (1...99).map(Double.init) + [99.5, 99.9, 99.95, 99.99, 100]
 }
 
 /// Throughput (operations per second) and latency percentiles (microseconds).
@@ -34,6 +39,8 @@ struct LatencySummary: Codable, Sendable {
     var p99: Double
     var p999: Double
     var max: Double
+    /// [percentile, microseconds] pairs, when asked for (perf/charts draws them).
+    var distribution: [[Double]]? = nil
 
     var row: String {
         func f(_ value: Double, _ digits: Int = 1) -> String {
