@@ -49,6 +49,7 @@ let package = Package(
         .library(name: "CacheSimulation", targets: ["CacheSimulation"]),
         .library(name: "EmbeddedRedis", targets: ["EmbeddedRedis"]),
         .library(name: "DistributedCacheLifecycle", targets: ["DistributedCacheLifecycle"]),
+        .library(name: "DistributedCacheConfiguration", targets: ["DistributedCacheConfiguration"]),
         .executable(name: "dcache", targets: ["dcache"]),
         .executable(name: "hitratio", targets: ["hitratio"]),
         .executable(name: "dcache-probe", targets: ["dcache-probe"]),
@@ -63,6 +64,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
         // `make docs`: the DocC catalog (a command plugin; nothing of it is linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -124,6 +126,11 @@ let package = Package(
         ),
         // Throwaway redis-server processes for tests, demos, examples and benchmarks; not for
         // production (no persistence, no password, lives as long as its owner).
+        // Options from a swift-configuration ConfigReader (a companion, for the same reason).
+        .target(
+            name: "DistributedCacheConfiguration",
+            dependencies: ["DistributedCache", .product(name: "Configuration", package: "swift-configuration")]
+        ),
         .target(name: "EmbeddedRedis"),
         // The `dcache pod` line protocol, parsed (its own module so that the fuzzer reaches it).
         .target(name: "PodLineProtocol"),
@@ -188,6 +195,13 @@ let package = Package(
                 "DistributedCacheLifecycle", "DistributedCache", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "DistributedCacheConfigurationTests",
+            dependencies: [
+                "DistributedCacheConfiguration", "DistributedCache",
+                .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
         .testTarget(

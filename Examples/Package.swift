@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
     ],
     targets: [
         // The one piece every example shares: a Redis to talk to, and a few printing helpers.
@@ -75,6 +76,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "DistributedCacheLifecycle", package: "swift-distributed-cache"),
+                .product(name: "DistributedCacheConfiguration", package: "swift-distributed-cache"),
+                .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
     ],

@@ -12,7 +12,9 @@
 // By default it load-tests itself over loopback for a few seconds and exits. With --serve it
 // listens on 127.0.0.1:8080 (or $PORT) until Ctrl-C.
 
+import Configuration
 import DistributedCache
+import DistributedCacheConfiguration
 import DistributedCacheLifecycle
 import ExampleSupport
 import Foundation
@@ -30,16 +32,24 @@ let registry = PrometheusCollectorRegistry()
 MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
 await runExample("Heavy-read API: Hummingbird + cache + Prometheus") { redisAddress in
-    // The reference's environment variables configure it (the Kubernetes example sets them from a
-    // ConfigMap and the pod's name); what they leave unset gets this example's defaults.
-    let environment = ProcessInfo.processInfo.environment
-    var options = try SyncedCache.Options.fromEnvironment()
-    if environment["CACHE_REDIS_ADDR"] == nil { options.redisAddress = redisAddress }
-    if environment["CACHE_NAMESPACE"] == nil { options.namespace = "examples:heavy-read-api" }
-    // Writers must store values in Redis too: getOrLoad does, and a set that did not would leave
-    // Redis with the value getOrLoad stored before, for any pod that misses the key later.
-    if environment["CACHE_READER_CAN_SET_TO_REDIS"] == nil { options.readerCanSetToRedis = true }
-    if environment["CACHE_POD_ID"] == nil { options.podID = "api-1" }
+    // Configured as the rest of a Swift server is, through swift-configuration: the reference's
+    // environment variables first (the Kubernetes example sets them from a ConfigMap and the
+    // pod's name), then this example's defaults for what they leave unset.
+    let config = ConfigReader(providers: [
+        EnvironmentVariablesProvider(),
+        InMemoryProvider(name: "example defaults", values: [
+            "cache.redisAddr": ConfigValue(.string(redisAddress), isSecret: false),
+            "cache.namespace": "examples:heavy-read-api",
+            // Writers must store values in Redis too: getOrLoad does, and a set that did not would
+            // leave Redis with the value getOrLoad stored before, for any pod that misses the key.
+            "cache.readerCanSetToRedis": true,
+            "cache.podId": "api-1",
+            // BIND_ADDRESS=0.0.0.0 in a container; loopback otherwise. PORT with --serve.
+            "bind.address": "127.0.0.1",
+            "port": 8080,
+        ]),
+    ])
+    var options = try SyncedCache.Options(config: config)
     let cache = try await SyncedCache(options: options)
     options.podID = "\(cache.podID)-admin"
     let admin = try await SyncedCache(options: options)
@@ -50,14 +60,13 @@ await runExample("Heavy-read API: Hummingbird + cache + Prometheus") { redisAddr
     let direct = try await SyncedCache(options: options)
 
     // Loopback only. Without --serve, port 0: the kernel picks a free one, reported once bound.
-    let port = serve ? Int(ProcessInfo.processInfo.environment["PORT"] ?? "") ?? 8080 : 0
+    let port = serve ? config.int(forKey: "port", default: 8080) : 0
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     var logger = Logger(label: "heavy-read-api")
     logger.logLevel = serve ? .info : .warning
     let app = Application(
         router: makeRouter(cache: cache, direct: direct, database: database, registry: registry),
-        // BIND_ADDRESS=0.0.0.0 in a container; loopback otherwise.
-        configuration: .init(address: .hostname(environment["BIND_ADDRESS"] ?? "127.0.0.1", port: port)),
+        configuration: .init(address: .hostname(config.string(forKey: "bind.address", default: "127.0.0.1"), port: port)),
         onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
         logger: logger)
 
