@@ -65,6 +65,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         // `make docs`: the DocC catalog (a command plugin; nothing of it is linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -115,6 +116,8 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 // HMAC-SHA256 of signed events.
                 .product(name: "Crypto", package: "swift-crypto"),
+                // Spans around Redis operations (when a tracer is bootstrapped or given).
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: internalChecks
         ),
@@ -185,6 +188,8 @@ let package = Package(
             name: "DistributedCacheTests",
             dependencies: [
                 "DistributedCache", "LocalStore", "MessagePackCoding", "TestSupport", "RedisTransport", "Primitives", "CSupport",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]
         ),
         .testTarget(name: "CacheSimulationTests", dependencies: ["CacheSimulation", "LocalStore", "TestSupport"]),

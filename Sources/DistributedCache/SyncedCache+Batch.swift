@@ -26,7 +26,7 @@ extension SyncedCache {
         for key in missing { try validate(key) }
         let records: [RemoteRecord?]
         do {
-            records = try await fetchRecords(missing)
+            records = try await traced("getMany", keys: missing.count) { try await fetchRecords(missing) }
         } catch {
             throw reported(.from(error), "getMany")
         }
@@ -69,7 +69,7 @@ extension SyncedCache {
         let ttlMilliseconds = ttl?.saturatingMillisecondsRoundedUp
         let operation: RedisLayout.WriteOperation = options.readerCanSetToRedis ? .set : .announce
         let ticket = tracks ? changes.ticket() : 0
-        let versions = try await pipelinedWrites(prepared.map { (operation, $0.key, $0.bytes, Action.set) }, ttlMilliseconds)
+        let versions = try await pipelinedWrites("setMany", prepared.map { (operation, $0.key, $0.bytes, Action.set) }, ttlMilliseconds)
         var firstError: CacheError?
         for (item, result) in zip(prepared, versions) {
             switch result {
@@ -103,7 +103,7 @@ extension SyncedCache {
         try checkBatch(keys.count)
         for key in keys { try validate(key) }
         let unique = Array(Set(keys))
-        let versions = try await pipelinedWrites(unique.map { (.delete, $0, [], Action.delete) }, nil)
+        let versions = try await pipelinedWrites("deleteMany", unique.map { (.delete, $0, [], Action.delete) }, nil)
         var firstError: CacheError?
         for (key, result) in zip(unique, versions) {
             switch result {
@@ -124,87 +124,89 @@ extension SyncedCache {
     /// Runs one write per item in a single pipelined batch; returns each write's version (0 in
     /// the reference wire format). Reloads the script once if Redis forgot it.
     private func pipelinedWrites(
-        _ items: [(operation: RedisLayout.WriteOperation, key: String, bytes: [UInt8], action: Action)],
+        _ operation: String, _ items: [(operation: RedisLayout.WriteOperation, key: String, bytes: [UInt8], action: Action)],
         _ ttlMilliseconds: Int64?
     ) async throws(CacheError) -> [Result<UInt64, CacheError>] {
         guard !items.isEmpty else { return [] }
         do {
-            if !layout.versioned {
-                var commands: [[any RESPArgument]] = []
-                for item in items {
-                    switch item.operation {
-                    case .set:
-                        var set: [any RESPArgument] = ["SET", layout.dataKey(item.key), item.bytes]
-                        if let ttlMilliseconds { set += ["PX", ttlMilliseconds] }
-                        commands.append(set)
-                    case .delete: commands.append(["DEL", layout.dataKey(item.key)])
-                    case .announce: break
+            return try await traced(operation, keys: items.count) {
+                if !layout.versioned {
+                    var commands: [[any RESPArgument]] = []
+                    for item in items {
+                        switch item.operation {
+                        case .set:
+                            var set: [any RESPArgument] = ["SET", layout.dataKey(item.key), item.bytes]
+                            if let ttlMilliseconds { set += ["PX", ttlMilliseconds] }
+                            commands.append(set)
+                        case .delete: commands.append(["DEL", layout.dataKey(item.key)])
+                        case .announce: break
+                        }
+                        if !layout.eventChannel(for: item.operation).isEmpty {
+                            let event = Event(key: item.key, sender: podID, action: item.action,
+                                              value: item.action == .set ? item.bytes : [])
+                            commands.append(["PUBLISH", layout.channel, outgoing(event)])
+                        }
                     }
-                    if !layout.eventChannel(for: item.operation).isEmpty {
-                        let event = Event(key: item.key, sender: podID, action: item.action,
-                                          value: item.action == .set ? item.bytes : [])
-                        commands.append(["PUBLISH", layout.channel, outgoing(event)])
+                    let replies = try await client.pipeline(commands)
+                    var results: [Result<UInt64, CacheError>] = []
+                    var index = 0
+                    for item in items {
+                        let width = (item.operation == .announce ? 0 : 1) + (layout.eventChannel(for: item.operation).isEmpty ? 0 : 1)
+                        let failure = replies[index..<(index + width)].compactMap { reply -> CacheError? in
+                            if case .failure(let error) = reply { return .redis(error) }
+                            return nil
+                        }.first
+                        results.append(failure.map { .failure($0) } ?? .success(0))
+                        index += width
                     }
+                    return results
                 }
-                let replies = try await client.pipeline(commands)
-                var results: [Result<UInt64, CacheError>] = []
-                var index = 0
-                for item in items {
-                    let width = (item.operation == .announce ? 0 : 1) + (layout.eventChannel(for: item.operation).isEmpty ? 0 : 1)
-                    let failure = replies[index..<(index + width)].compactMap { reply -> CacheError? in
-                        if case .failure(let error) = reply { return .redis(error) }
-                        return nil
-                    }.first
-                    results.append(failure.map { .failure($0) } ?? .success(0))
-                    index += width
-                }
-                return results
-            }
-            if signer != nil {
-                // Signed writes choose their versions one at a time (SyncedCache+Write.swift).
-                var results: [Result<UInt64, CacheError>] = []
-                for item in items {
-                    do {
-                        results.append(.success(try await runWriteScript(
-                            item.operation, key: item.key, bytes: item.bytes, action: item.action,
-                            ttlMilliseconds: ttlMilliseconds)))
-                    } catch {
-                        results.append(.failure(CacheError.from(error)))
+                if signer != nil {
+                    // Signed writes choose their versions one at a time (SyncedCache+Write.swift).
+                    var results: [Result<UInt64, CacheError>] = []
+                    for item in items {
+                        do {
+                            results.append(.success(try await runWriteScript(
+                                item.operation, key: item.key, bytes: item.bytes, action: item.action,
+                                ttlMilliseconds: ttlMilliseconds)))
+                        } catch {
+                            results.append(.failure(CacheError.from(error)))
+                        }
                     }
+                    return results
                 }
-                return results
-            }
-            var attempt = 0
-            while true {
-                let sha = try await client.sha1(of: RedisLayout.writeScript)
-                let commands: [[any RESPArgument]] = items.map { item in
-                    let prefix = EventCodec.prefix(key: item.key, sender: podID, action: item.action,
-                                                   value: item.action == .set ? item.bytes : [], versioned: true)
-                    let (keys, arguments) = layout.writeArguments(
-                        item.operation, key: item.key, value: item.bytes, ttlMilliseconds: ttlMilliseconds,
-                        eventPrefix: prefix, eventSuffix: EventCodec.suffix(ttlMilliseconds: ttlMilliseconds),
-                        streamLength: options.replayStreamLength,
-            staleRetentionMilliseconds: staleRetentionMilliseconds)
-                    return ["EVALSHA", sha, keys.count] + keys + arguments
-                }
-                let replies = try await client.pipeline(commands)
-                let forgotten = replies.contains {
-                    if case .failure(.server(let message)) = $0 { return message.hasPrefix("NOSCRIPT") }
-                    return false
-                }
-                if forgotten && attempt == 0 {
-                    // Redis restarted or flushed its scripts; nothing of this batch ran.
-                    client.forgetScript(RedisLayout.writeScript)
-                    attempt += 1
-                    continue
-                }
-                return replies.map { reply in
-                    switch reply {
-                    case .success(.integer(let version)) where version > 0 && UInt64(version) <= SyncedCache.maximumVersion:
-                        horizon.learn(UInt64(version))
-                        return .success(UInt64(version))
-                    case .success(let other): return .failure(.redis(.protocolError("the write script replied \(other)")))
-                    case .failure(let error): return .failure(.redis(error))
+                var attempt = 0
+                while true {
+                    let sha = try await client.sha1(of: RedisLayout.writeScript)
+                    let commands: [[any RESPArgument]] = items.map { item in
+                        let prefix = EventCodec.prefix(key: item.key, sender: podID, action: item.action,
+                                                       value: item.action == .set ? item.bytes : [], versioned: true)
+                        let (keys, arguments) = layout.writeArguments(
+                            item.operation, key: item.key, value: item.bytes, ttlMilliseconds: ttlMilliseconds,
+                            eventPrefix: prefix, eventSuffix: EventCodec.suffix(ttlMilliseconds: ttlMilliseconds),
+                            streamLength: options.replayStreamLength,
+                staleRetentionMilliseconds: staleRetentionMilliseconds)
+                        return ["EVALSHA", sha, keys.count] + keys + arguments
+                    }
+                    let replies = try await client.pipeline(commands)
+                    let forgotten = replies.contains {
+                        if case .failure(.server(let message)) = $0 { return message.hasPrefix("NOSCRIPT") }
+                        return false
+                    }
+                    if forgotten && attempt == 0 {
+                        // Redis restarted or flushed its scripts; nothing of this batch ran.
+                        client.forgetScript(RedisLayout.writeScript)
+                        attempt += 1
+                        continue
+                    }
+                    return replies.map { reply in
+                        switch reply {
+                        case .success(.integer(let version)) where version > 0 && UInt64(version) <= SyncedCache.maximumVersion:
+                            horizon.learn(UInt64(version))
+                            return .success(UInt64(version))
+                        case .success(let other): return .failure(.redis(.protocolError("the write script replied \(other)")))
+                        case .failure(let error): return .failure(.redis(error))
+                        }
                     }
                 }
             }

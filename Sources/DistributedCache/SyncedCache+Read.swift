@@ -154,7 +154,7 @@ extension SyncedCache {
     /// One read of `key` in flight: concurrent callers share it (``SingleFlight``).
     func remoteRecord(_ key: String) async throws(CacheError) -> RemoteRecord? {
         do {
-            return try await flights.run(key) { try await fetchRecord(key) }
+            return try await traced("get", keys: 1) { try await flights.run(key) { try await fetchRecord(key) } }
         } catch {
             throw reported(.from(error), "get \(key)")
         }

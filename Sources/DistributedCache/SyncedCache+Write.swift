@@ -47,13 +47,15 @@ extension SyncedCache {
         try TagRegistry.validate(tag)
         try requireTagSupport()
         do {
-            let reply = try await client.send("HINCRBY", layout.tagsKey, tag, "1")
-            guard case .integer(let generation) = reply, generation > 0, UInt64(generation) <= SyncedCache.maximumVersion else {
-                throw RedisError.protocolError("HINCRBY of a tag generation replied \(reply)")
+            try await traced("invalidateTag", keys: 0) {
+                let reply = try await client.send("HINCRBY", layout.tagsKey, tag, "1")
+                guard case .integer(let generation) = reply, generation > 0, UInt64(generation) <= SyncedCache.maximumVersion else {
+                    throw RedisError.protocolError("HINCRBY of a tag generation replied \(reply)")
+                }
+                let item = TagGeneration(tag: tag, generation: UInt64(generation))
+                _ = try await runWriteScript(.announce, key: tag, bytes: [], action: .invalidateTag, ttlMilliseconds: nil, tags: [item])
+                applyTagInvalidation(Event(key: tag, sender: podID, action: .invalidateTag, tags: [tag: item.generation]), cause: .explicit)
             }
-            let item = TagGeneration(tag: tag, generation: UInt64(generation))
-            _ = try await runWriteScript(.announce, key: tag, bytes: [], action: .invalidateTag, ttlMilliseconds: nil, tags: [item])
-            applyTagInvalidation(Event(key: tag, sender: podID, action: .invalidateTag, tags: [tag: item.generation]), cause: .explicit)
         } catch {
             let failure = CacheError.from(error)
             // The generation may have moved: what this instance holds with the tag may be invalid.
@@ -113,14 +115,15 @@ extension SyncedCache {
         try validate(key)
         let version: UInt64
         do {
-            if layout.versioned {
-                version = try await runWriteScript(.delete, key: key, bytes: [], action: .delete, ttlMilliseconds: nil)
-            } else {
+            version = try await traced("delete", keys: 1) {
+                if layout.versioned {
+                    return try await runWriteScript(.delete, key: key, bytes: [], action: .delete, ttlMilliseconds: nil)
+                }
                 try await client.del(layout.dataKey(key))
                 if !layout.eventChannel(for: .delete).isEmpty {
                     try await client.publish(outgoing(Event(key: key, sender: podID, action: .delete)), to: layout.channel)
                 }
-                version = 0
+                return 0
             }
         } catch {
             let failure = CacheError.from(error)
@@ -145,29 +148,31 @@ extension SyncedCache {
         try ensureOpen()
         var version: UInt64 = 0
         do {
-            switch options.clearScope {
-            case .database:
-                if client.isCluster {
-                    for primary in client.clusterPrimaries { _ = try await client.send(["FLUSHDB"], toPrimary: primary) }
+            try await traced("clear", keys: 0) {
+                switch options.clearScope {
+                case .database:
+                    if client.isCluster {
+                        for primary in client.clusterPrimaries { _ = try await client.send(["FLUSHDB"], toPrimary: primary) }
+                    } else {
+                        _ = try await client.send("FLUSHDB")
+                    }
+                case .namespace:
+                    guard !layout.namespace.isEmpty else {
+                        throw CacheError.invalidOption(
+                            name: "clearScope",
+                            reason: "the namespace is empty (bare keys, as the reference library and the reference wire format "
+                                + "store them), so a namespace clear would remove every key of the database. Set `namespace` "
+                                + "(CACHE_NAMESPACE, dcache pod --namespace) to clear only those keys, or set `clearScope = "
+                                + ".database` (CACHE_CLEAR_SCOPE=database, dcache pod --clear-scope database) to run FLUSHDB "
+                                + "on purpose, as the reference library does")
+                    }
+                    try await unlinkNamespace()
+                }
+                if layout.versioned {
+                    version = try await runWriteScript(.announce, key: "*", bytes: [], action: .clear, ttlMilliseconds: nil)
                 } else {
-                    _ = try await client.send("FLUSHDB")
+                    try await client.publish(outgoing(Event(key: "*", sender: podID, action: .clear)), to: layout.channel)
                 }
-            case .namespace:
-                guard !layout.namespace.isEmpty else {
-                    throw CacheError.invalidOption(
-                        name: "clearScope",
-                        reason: "the namespace is empty (bare keys, as the reference library and the reference wire format "
-                            + "store them), so a namespace clear would remove every key of the database. Set `namespace` "
-                            + "(CACHE_NAMESPACE, dcache pod --namespace) to clear only those keys, or set `clearScope = "
-                            + ".database` (CACHE_CLEAR_SCOPE=database, dcache pod --clear-scope database) to run FLUSHDB "
-                            + "on purpose, as the reference library does")
-                }
-                try await unlinkNamespace()
-            }
-            if layout.versioned {
-                version = try await runWriteScript(.announce, key: "*", bytes: [], action: .clear, ttlMilliseconds: nil)
-            } else {
-                try await client.publish(outgoing(Event(key: "*", sender: podID, action: .clear)), to: layout.channel)
             }
         } catch {
             let failure = CacheError.from(error)
@@ -241,11 +246,12 @@ extension SyncedCache {
         let ticket = tracks ? changes.ticket() : 0
         let version: UInt64
         do {
-            if layout.versioned {
-                (version, tagged) = try await runTaggedWriteScript(
-                    storeInRedis ? .set : .announce, key: key, bytes: bytes, action: action,
-                    ttlMilliseconds: ttlMilliseconds, tags: tagged)
-            } else {
+            (version, tagged) = try await traced(action.rawValue, keys: 1) { [tagged] in
+                if layout.versioned {
+                    return try await runTaggedWriteScript(
+                        storeInRedis ? .set : .announce, key: key, bytes: bytes, action: action,
+                        ttlMilliseconds: ttlMilliseconds, tags: tagged)
+                }
                 if storeInRedis {
                     try await client.set(
                         layout.dataKey(key), to: bytes, expiration: ttlMilliseconds.map { .milliseconds(Int($0)) })
@@ -254,7 +260,7 @@ extension SyncedCache {
                     let event = Event(key: key, sender: podID, action: action, value: action == .set ? bytes : [])
                     try await client.publish(outgoing(event), to: layout.channel)
                 }
-                version = 0
+                return (0, tagged)
             }
         } catch {
             let failure = CacheError.from(error)

@@ -20,10 +20,11 @@
 import CSupport
 import Foundation
 import LocalStore
-import Primitives
 import Logging
+import Primitives
 import RedisTransport
 import Synchronization
+import Tracing
 
 /// A two-level cache: a nanosecond-fast local cache per instance, kept in step with every other
 /// instance through Redis pub/sub, with Redis as the shared store.
@@ -53,6 +54,8 @@ public final class SyncedCache: Sendable {
     /// Follows the primary's address when Redis is managed by Sentinel; nil otherwise.
     let sentinel: SentinelMonitor?
     let marshaller: any Marshaller
+    /// The tracer of Redis operations' spans; nil when none is given or bootstrapped.
+    let tracer: (any Tracer)?
     let layout: RedisLayout
     /// Signs and checks events; nil when ``Options/signingSecrets`` is empty.
     let signer: EventSigner?
@@ -90,6 +93,7 @@ public final class SyncedCache: Sendable {
         logger[metadataKey: "pod"] = .string(options.podID!)
         self.logger = logger
         self.marshaller = try Self.makeMarshaller(options)
+        self.tracer = options.tracer ?? (InstrumentationSystem.tracer is NoOpTracer ? nil : InstrumentationSystem.tracer)
         let removals = options.onRemoval.map { _ in
             AsyncStream<Removal>.makeStream(bufferingPolicy: .bufferingOldest(Self.removalBacklog))
         }

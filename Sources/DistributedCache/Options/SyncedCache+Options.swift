@@ -9,6 +9,7 @@ import Foundation
 import LocalStore
 import Logging
 import RedisTransport
+import Tracing
 
 extension SyncedCache {
     /// The local cache's settings: the reference library's `LocalCacheConfig`.
@@ -277,6 +278,10 @@ extension SyncedCache {
         public var onRemoval: (@Sendable (Removal) -> Void)?
         /// A loop to share with other clients; nil starts one for this cache.
         public var eventLoop: EventLoop?
+        /// Where the spans of Redis operations go (swift-distributed-tracing): nil uses the tracer
+        /// bootstrapped with `InstrumentationSystem` when the cache is created, if any. With
+        /// neither, no span is made and tracing costs nothing. Local hits are never traced.
+        public var tracer: (any Tracer)?
         /// Spacing of reconnection attempts after Redis connections fail.
         public var reconnectBackoff = RedisConfiguration.Backoff()
         /// Test-only interception points (see TestHooks); empty in production.
