@@ -35,7 +35,7 @@ public struct MessagePackMarshaller: Marshaller {
     /// instance reads what every other writes.
     public init() {}
 
-    /// Encodes `value` as one MessagePack value (``MessagePackCoding/MessagePackEncoder``).
+    /// Encodes `value` as one MessagePack value (MessagePackCoding's `MessagePackEncoder`).
     /// - Parameter value: the value to encode.
     /// - Returns: the MessagePack bytes.
     /// - Throws: `EncodingError.invalidValue` when the value nests deeper than 32 containers, an
@@ -46,7 +46,7 @@ public struct MessagePackMarshaller: Marshaller {
     }
 
     /// Decodes a value of `type` from exactly one MessagePack value
-    /// (``MessagePackCoding/MessagePackDecoder``).
+    /// (MessagePackCoding's `MessagePackDecoder`).
     /// - Parameters:
     ///   - type: the type to decode.
     ///   - bytes: the MessagePack bytes; all of them must belong to the one value.
