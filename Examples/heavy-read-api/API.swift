@@ -1,4 +1,5 @@
-// The HTTP routes: reads served from the cache, statistics, and Prometheus metrics.
+// The HTTP routes: reads served from the cache, a price update, statistics, probes, and
+// Prometheus metrics.
 
 import DistributedCache
 import Hummingbird
@@ -33,6 +34,21 @@ func makeRouter(
         let id = try context.parameters.require("id", as: Int.self)
         guard (1...database.productCount).contains(id) else { throw HTTPError(.notFound) }
         return try await direct.getOrLoad("product:\(id)", as: Product.self) { try await database.product(id) }
+    }
+
+    // An admin write: a new price, stored in Redis and sent to every pod with the event, so that
+    // each serves it from memory at once. (A real service would update its database first.)
+    router.put("products/:id/price") { request, context -> Product in
+        let id = try context.parameters.require("id", as: Int.self)
+        guard (1...database.productCount).contains(id) else { throw HTTPError(.notFound) }
+        let body = String(buffer: try await request.body.collect(upTo: 32))
+        guard let cents = Int(body.filter { !$0.isWhitespace }), cents >= 0 else {
+            throw HTTPError(.badRequest, message: "the body is the price in cents")
+        }
+        var product = try await cache.getOrLoad("product:\(id)", as: Product.self) { try await database.product(id) }
+        product.priceCents = cents
+        try await cache.set("product:\(id)", product)
+        return product
     }
 
     router.get("stats") { _, _ in StatsResponse(pod: cache.podID, stats: cache.stats) }

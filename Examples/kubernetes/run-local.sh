@@ -3,14 +3,16 @@
 # give them (the ConfigMap's variables, CACHE_POD_ID from the "pod name", a port each), on a
 # throwaway loopback redis-server: it checks each pod's /readyz and /products/1, shows a write on
 # one pod reaching the others, then stops them with SIGTERM (the graceful shutdown Kubernetes
-# would send) and the Redis. Bounded: about a minute with the build, every wait has a limit.
+# would send) and the Redis. Bounded: every wait has a limit; a few seconds after the build.
 #
-#   Examples/kubernetes/run-local.sh          (from anywhere)
+#   Examples/kubernetes/run-local.sh                  (from anywhere; release build)
+#   BUILD=debug Examples/kubernetes/run-local.sh      (the debug build, as make examples-run)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 EXAMPLES="$HERE/.."
-(cd "$EXAMPLES" && swift build -c release --product heavy-read-api >&2)
-BIN="$(cd "$EXAMPLES" && swift build -c release --show-bin-path)/heavy-read-api"
+BUILD=${BUILD:-release}
+(cd "$EXAMPLES" && swift build -c "$BUILD" --product heavy-read-api >&2)
+BIN="$(cd "$EXAMPLES" && swift build -c "$BUILD" --show-bin-path)/heavy-read-api"
 
 DIR=$(mktemp -d)
 PIDS=()
@@ -49,6 +51,19 @@ for p in "${PORTS[@]}"; do
     echo "pod on :$p ready: $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/readyz"), /products/1 -> $(curl -s "http://127.0.0.1:$p/products/1")"
 done
 echo "pod ids: $(for p in "${PORTS[@]}"; do curl -s "http://127.0.0.1:$p/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pod"])'; done | tr '\n' ' ')"
+# A price change on pod 0 reaches pods 1 and 2 with the event: each serves it from memory.
+NEW_PRICE=4242
+echo "PUT /products/1/price $NEW_PRICE on pod 0 -> $(curl -sf -X PUT --data "$NEW_PRICE" "http://127.0.0.1:${PORTS[0]}/products/1/price")"
+for n in 1 2; do
+    seen=""
+    for _ in $(seq 1 100); do
+        seen=$(curl -s "http://127.0.0.1:${PORTS[$n]}/products/1")
+        [[ "$seen" == *"\"priceCents\":$NEW_PRICE"* ]] && break
+        sleep 0.02
+    done
+    [[ "$seen" == *"\"priceCents\":$NEW_PRICE"* ]] || { echo "pod $n never saw the new price: $seen" >&2; exit 1; }
+    echo "pod $n serves the new price: $seen"
+done
 echo "stopping the pods with SIGTERM (graceful shutdown) ..."
 for n in 1 2 3; do kill -TERM "${PIDS[$n]}"; done
 for n in 1 2 3; do wait "${PIDS[$n]}" || true; done
