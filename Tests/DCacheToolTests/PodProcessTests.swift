@@ -30,11 +30,11 @@ func withPods(_ extra: [String] = [], _ body: (InteractiveProcess, InteractivePr
 /// Repeats a read-only command until `expected` (or returns the last answer after `timeout`).
 func poll(
     _ pod: InteractiveProcess, _ command: String, until expected: String, timeout: Duration = .seconds(5)
-) throws -> String {
+) async throws -> String {
     let deadline = ContinuousClock.now + timeout.scaledForTests
     var answer = try pod.request(command)
     while answer != expected && ContinuousClock.now < deadline {
-        Thread.sleep(forTimeInterval: 0.002)
+        try await Task.sleep(for: .milliseconds(2))
         answer = try pod.request(command)
     }
     return answer
@@ -45,25 +45,25 @@ func poll(
         try await withPods(["--reader-can-set-to-redis"]) { a, b, _ async throws in
             // 1. set with value propagation
             #expect(try a.request("set user:1 Ada Lovelace") == "ok")
-            #expect(try poll(b, "peek user:1", until: "hit Ada Lovelace") == "hit Ada Lovelace")
+            #expect(try await poll(b, "peek user:1", until: "hit Ada Lovelace") == "hit Ada Lovelace")
             // 3. local hit
             #expect(try a.request("get user:1") == "hit Ada Lovelace")
             // 2. set with invalidation: B drops it, then (4.) reads it from Redis
             #expect(try a.request("setinv user:1 Ada King") == "ok")
-            #expect(try poll(b, "peek user:1", until: "miss") == "miss")
+            #expect(try await poll(b, "peek user:1", until: "miss") == "miss")
             #expect(try b.request("get user:1") == "hit Ada King")
             #expect(try b.request("peek user:1") == "hit Ada King")
             // 5. miss everywhere
             #expect(try b.request("get nobody") == "miss")
             // 6. delete
             #expect(try b.request("del user:1") == "ok")
-            #expect(try poll(a, "peek user:1", until: "miss") == "miss")
+            #expect(try await poll(a, "peek user:1", until: "miss") == "miss")
             #expect(try a.request("get user:1") == "miss")
             // 7. clear
             #expect(try a.request("set k1 v1") == "ok")
-            #expect(try poll(b, "peek k1", until: "hit v1") == "hit v1")
+            #expect(try await poll(b, "peek k1", until: "hit v1") == "hit v1")
             #expect(try b.request("clear") == "ok")
-            #expect(try poll(a, "peek k1", until: "miss") == "miss")
+            #expect(try await poll(a, "peek k1", until: "miss") == "miss")
             // stats: one JSON line with every counter
             let stats = try JSONSerialization.jsonObject(with: Data(try b.request("stats").utf8)) as? [String: Any]
             #expect(stats?["remoteHits"] as? Int == 1)
@@ -76,12 +76,12 @@ func poll(
     @Test func tracking_tags_andLoad_fromTheShell() async throws {
         try await withPods(["--invalidation", "tracking", "--reader-can-set-to-redis", "--negative-ttl", "60000"]) { a, b, server async throws in
             #expect(try a.request("set k v1") == "ok")
-            #expect(try poll(b, "get k", until: "hit v1") == "hit v1")
-            #expect(try poll(b, "peek k", until: "hit v1") == "hit v1")
+            #expect(try await poll(b, "get k", until: "hit v1") == "hit v1")
+            #expect(try await poll(b, "peek k", until: "hit v1") == "hit v1")
             let raw = try RedisClient(configuration: .init(host: server.host, port: server.port))
             try await raw.connect()
             _ = try await raw.send("SET", "dcache:k", "\"external\"")
-            #expect(try poll(b, "peek k", until: "miss") == "miss")
+            #expect(try await poll(b, "peek k", until: "miss") == "miss")
             #expect(try b.request("get k") == "hit external")
             await raw.close()
 
@@ -89,7 +89,7 @@ func poll(
             #expect(try a.request("set t2 two tags=team:2") == "ok")
             #expect(try b.request("get t1") == "hit one")
             #expect(try b.request("invalidate-tag team:1") == "ok")
-            #expect(try poll(a, "get t1", until: "miss") == "miss")
+            #expect(try await poll(a, "get t1", until: "miss") == "miss")
             #expect(try a.request("get t2") == "hit two")
             #expect(try a.request("invalidate-tag bad,tag").hasPrefix("error: invalid tag"))
 
@@ -108,9 +108,9 @@ func poll(
         try await withPods { a, b, _ async throws in
             let stored = ContinuousClock.now
             #expect(try a.request("set session abc ttl=2000") == "ok")
-            #expect(try poll(b, "peek session", until: "hit abc") == "hit abc")
-            #expect(try poll(a, "peek session", until: "miss", timeout: .seconds(20)) == "miss")
-            #expect(try poll(b, "peek session", until: "miss", timeout: .seconds(20)) == "miss")
+            #expect(try await poll(b, "peek session", until: "hit abc") == "hit abc")
+            #expect(try await poll(a, "peek session", until: "miss", timeout: .seconds(20)) == "miss")
+            #expect(try await poll(b, "peek session", until: "miss", timeout: .seconds(20)) == "miss")
             #expect(ContinuousClock.now - stored >= .seconds(2), "not before its TTL")
         }
     }
@@ -214,9 +214,9 @@ func poll(
         }
         for pod in pods { #expect(try pod.request("ping") == "pong") }
         #expect(try pods[0].request("set user:1 Ada") == "ok")
-        #expect(try poll(pods[1], "peek user:1", until: "hit Ada") == "hit Ada")
+        #expect(try await poll(pods[1], "peek user:1", until: "hit Ada") == "hit Ada")
         #expect(try pods[1].request("del user:1") == "ok")
-        #expect(try poll(pods[0], "peek user:1", until: "miss") == "miss")
+        #expect(try await poll(pods[0], "peek user:1", until: "miss") == "miss")
         #expect(try pods[0].request("load user:2") == "hit loaded:user:2")
         #expect(try pods[1].request("get user:2") == "hit loaded:user:2")
         for pod in pods {

@@ -82,10 +82,10 @@ import TestSupport
             switch fault {
             case .migrateNamespaceSlot:
                 let target = try #require(raw.clusterPrimaries.first { $0 != owner })
-                try cluster.migrate(slot: ClusterSlots.slot(of: "{dcache}"), from: owner, to: target)
+                try await cluster.migrate(slot: ClusterSlots.slot(of: "{dcache}"), from: owner, to: target)
             case .failoverByCommand:
-                let replica = try #require(try cluster.replica(of: owner))
-                try cluster.redisCLI(["-p", String(replica.port), "CLUSTER", "FAILOVER"])
+                let replica = try #require(try await cluster.replica(of: owner))
+                try await cluster.redisCLI(["-p", String(replica.port), "CLUSTER", "FAILOVER"])
             case .killNamespacePrimary:
                 cluster.server(at: owner)?.kill()
             }

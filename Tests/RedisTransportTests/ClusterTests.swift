@@ -86,7 +86,7 @@ import TestSupport
             let slot = ClusterSlots.slot(of: key)
             let source = try #require(client.clusterOwner(ofKey: key))
             let target = try #require(client.clusterPrimaries.first { $0 != source })
-            try cluster.migrate(slot: slot, from: source, to: target)
+            try await cluster.migrate(slot: slot, from: source, to: target)
             #expect(try await client.get(key) == Array(key.utf8))
             #expect(client.clusterOwner(ofKey: key) == target)
             try await client.set(key, to: "after")
@@ -148,7 +148,7 @@ import TestSupport
 
             let source = try #require(client.clusterOwner(ofKey: channel))
             let target = try #require(client.clusterPrimaries.first { $0 != source })
-            try cluster.migrate(slot: ClusterSlots.slot(of: channel), from: source, to: target)
+            try await cluster.migrate(slot: ClusterSlots.slot(of: channel), from: source, to: target)
             try await waitFor("the moved notice") { moved.withLock { $0 } >= 1 }
             try await waitFor("the new owner") { client.clusterOwner(ofKey: channel) == target }
             try await waitFor("the subscription back") {

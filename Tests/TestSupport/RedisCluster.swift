@@ -40,7 +40,7 @@ public final class RedisCluster: Sendable {
                 ])))
             }
             let cluster = RedisCluster(servers: servers, primaryCount: primaries)
-            try cluster.redisCLI(["--cluster", "create"] + servers.map(\.address)
+            try await cluster.redisCLI(["--cluster", "create"] + servers.map(\.address)
                 + ["--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"])
             try await cluster.waitUntilStable()
             return cluster
@@ -56,8 +56,18 @@ public final class RedisCluster: Sendable {
     }
 
     /// Runs `redis-cli` with these arguments; throws with its output when it fails.
+    ///
+    /// The process is waited for on a thread of its own, never on the task's: `--cluster create`
+    /// takes seconds, and a cooperative thread blocked that long stalls every other test of the
+    /// process on a 2-core machine (their calls then look slow for reasons of the fixture's).
     @discardableResult
-    public func redisCLI(_ arguments: [String]) throws -> String {
+    public func redisCLI(_ arguments: [String]) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try Self.runRedisCLI(arguments) }) }
+        }
+    }
+
+    private static func runRedisCLI(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
         process.arguments = arguments
@@ -77,26 +87,26 @@ public final class RedisCluster: Sendable {
     /// Moves one slot from `source` to `target` with the steps `redis-cli --cluster reshard`
     /// takes (CLUSTER SETSLOT IMPORTING / MIGRATING, MIGRATE of its keys, SETSLOT NODE on both),
     /// for one chosen slot.
-    public func migrate(slot: Int, from source: ClusterNode, to target: ClusterNode) throws {
-        func cli(_ node: ClusterNode, _ arguments: [String]) throws -> String {
-            try redisCLI(["-h", node.host, "-p", String(node.port)] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+    public func migrate(slot: Int, from source: ClusterNode, to target: ClusterNode) async throws {
+        func cli(_ node: ClusterNode, _ arguments: [String]) async throws -> String {
+            try await redisCLI(["-h", node.host, "-p", String(node.port)] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        let sourceID = try cli(source, ["CLUSTER", "MYID"])
-        let targetID = try cli(target, ["CLUSTER", "MYID"])
-        _ = try cli(target, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceID])
-        _ = try cli(source, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID])
+        let sourceID = try await cli(source, ["CLUSTER", "MYID"])
+        let targetID = try await cli(target, ["CLUSTER", "MYID"])
+        _ = try await cli(target, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceID])
+        _ = try await cli(source, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID])
         while true {
-            let keys = try cli(source, ["CLUSTER", "GETKEYSINSLOT", String(slot), "100"]).split(separator: "\n").map(String.init)
+            let keys = try await cli(source, ["CLUSTER", "GETKEYSINSLOT", String(slot), "100"]).split(separator: "\n").map(String.init)
             if keys.isEmpty { break }
-            _ = try cli(source, ["MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS"] + keys)
+            _ = try await cli(source, ["MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS"] + keys)
         }
-        for node in [target, source] { _ = try cli(node, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID]) }
+        for node in [target, source] { _ = try await cli(node, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID]) }
     }
 
     /// The replica of `primary`, from CLUSTER NODES on the primary.
-    public func replica(of primary: ClusterNode) throws -> ClusterNode? {
-        let id = try redisCLI(["-p", String(primary.port), "CLUSTER", "MYID"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        let nodes = try redisCLI(["-p", String(primary.port), "CLUSTER", "NODES"])
+    public func replica(of primary: ClusterNode) async throws -> ClusterNode? {
+        let id = try await redisCLI(["-p", String(primary.port), "CLUSTER", "MYID"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let nodes = try await redisCLI(["-p", String(primary.port), "CLUSTER", "NODES"])
         for line in nodes.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count > 3, fields[2].contains("slave"), fields[3] == id else { continue }
