@@ -142,18 +142,21 @@ public final class SyncedCache: Sendable {
         }
         self.options = options
 
+        // The transport objects refer to each other only weakly: this instance owns them all, and
+        // a strong cycle (the sentinel's callback holding the client, whose address provider
+        // holds the sentinel) would keep their connections alive after close.
         if let sentinel {
             let client = self.client
             let subscriber = self.subscriber
-            client.setAddressProvider { sentinel.primary }
-            subscriber.setAddressProvider { sentinel.primary }
+            client.setAddressProvider { [weak sentinel] in sentinel?.primary }
+            subscriber.setAddressProvider { [weak sentinel] in sentinel?.primary }
             let logger = self.logger
-            sentinel.onSwitch { primary in
+            sentinel.onSwitch { [weak client, weak subscriber] primary in
                 // Writes during the failover window may be lost on the old primary: the
                 // subscription's reconnection leads to a resync, as after any interruption.
                 logger.warning("Sentinel failover: the primary is now \(primary); moving the connections and resynchronizing")
-                client.reconnect()
-                subscriber.reconnect()
+                client?.reconnect()
+                subscriber?.reconnect()
             }
         }
         do {
@@ -163,8 +166,10 @@ public final class SyncedCache: Sendable {
                 let client = self.client
                 let channel = layout.channel
                 let sharded = layout.sharded
-                subscriber.setAddressProvider { sharded ? client.clusterOwner(ofKey: channel) : client.clusterPrimaries.first }
-                subscriber.onShardMoved { Task { await client.refreshClusterSlots() } }
+                subscriber.setAddressProvider { [weak client] in
+                    sharded ? client?.clusterOwner(ofKey: channel) : client?.clusterPrimaries.first
+                }
+                subscriber.onShardMoved { [weak client] in Task { await client?.refreshClusterSlots() } }
             }
             try await subscriber.connect()
         } catch {

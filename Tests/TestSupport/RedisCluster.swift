@@ -32,13 +32,7 @@ public final class RedisCluster: Sendable {
     public static func start(primaries: Int = 3, replicasPerPrimary: Int = 1) async throws -> RedisCluster {
         var servers: [RedisServer] = []
         do {
-            for _ in 0..<(primaries * (1 + replicasPerPrimary)) {
-                let bus = try RedisServer.freeLoopbackPort()
-                servers.append(try await RedisServer.start(.init(extraArguments: [
-                    "--cluster-enabled", "yes", "--cluster-port", String(bus), "--cluster-node-timeout", "2000",
-                    "--cluster-require-full-coverage", "no",
-                ])))
-            }
+            for _ in 0..<(primaries * (1 + replicasPerPrimary)) { servers.append(try await startNode()) }
             let cluster = RedisCluster(servers: servers, primaryCount: primaries)
             try await cluster.redisCLI(["--cluster", "create"] + servers.map(\.address)
                 + ["--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"])
@@ -53,6 +47,25 @@ public final class RedisCluster: Sendable {
     /// Kills every server.
     public func stop() {
         for server in servers { server.kill() }
+    }
+
+    /// One cluster-enabled server. Its bus port is picked free like its data port, and another
+    /// process may take it before Redis binds it (tests start servers concurrently): a node that
+    /// fails to start is started again with a new bus port, up to five times.
+    private static func startNode() async throws -> RedisServer {
+        var lastError: any Error = RedisServer.Failure.system("no cluster node started")
+        for _ in 0..<5 {
+            let bus = try RedisServer.freeLoopbackPort()
+            do {
+                return try await RedisServer.start(.init(extraArguments: [
+                    "--cluster-enabled", "yes", "--cluster-port", String(bus), "--cluster-node-timeout", "2000",
+                    "--cluster-require-full-coverage", "no",
+                ]))
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
     }
 
     /// Runs `redis-cli` with these arguments; throws with its output when it fails.

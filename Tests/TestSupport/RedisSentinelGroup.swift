@@ -29,7 +29,19 @@ public final class RedisSentinelGroup: @unchecked Sendable {
     public var sentinelList: String { sentinelNodes.map(\.description).joined(separator: ",") }
 
     /// Starts everything; returns once every sentinel knows the primary and its replica.
+    ///
+    /// A sentinel's port is picked free, and another process may take it before the sentinel
+    /// binds it (tests start servers concurrently): a group whose sentinel exits at start is
+    /// started again on new ports, up to three times.
     public static func start() async throws -> RedisSentinelGroup {
+        var lastError: any Error = RedisServer.Failure.system("no Sentinel group started")
+        for _ in 0..<3 {
+            do { return try await startOnce() } catch { lastError = error }
+        }
+        throw lastError
+    }
+
+    private static func startOnce() async throws -> RedisSentinelGroup {
         let primary = try await RedisServer.start()
         let replica = try await RedisServer.start(.init(extraArguments: ["--replicaof", primary.host, String(primary.port)]))
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dcache-sentinel-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -68,6 +80,7 @@ public final class RedisSentinelGroup: @unchecked Sendable {
             for process in processes { process.terminate() }
             primary.kill()
             replica.kill()
+            try? FileManager.default.removeItem(at: directory)
             throw error
         }
     }
@@ -108,6 +121,9 @@ public final class RedisSentinelGroup: @unchecked Sendable {
     private func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
+            if let exited = sentinels.firstIndex(where: { !$0.isRunning }) {
+                throw RedisServer.Failure.system("sentinel \(exited) exited at start (its port was taken?)")
+            }
             var ready = true
             for node in sentinelNodes {
                 let client = try RedisClient(configuration: .init(host: node.host, port: node.port))
