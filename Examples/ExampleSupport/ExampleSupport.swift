@@ -67,21 +67,23 @@ public func section(_ title: String) {
     print("\n\(title)")
 }
 
-/// Polls `condition` every 100 µs until it holds or `timeout` passes.
+/// Polls `condition` every `interval` (100 µs unless given) until it holds or `timeout` passes.
 ///
 /// Events travel between instances asynchronously (tens of microseconds on loopback), so an
 /// example that shows "instance B received what A set" waits for it instead of sleeping a guess.
+/// A condition that asks Redis should poll less often (`every: .milliseconds(5)`).
 /// - Returns: how long it took, or nil when `timeout` passed first.
 public func waitUntil(
     timeout: Duration = .seconds(2),
+    every interval: Duration = .microseconds(100),
     isolation: isolated (any Actor)? = #isolation,
-    _ condition: () -> Bool
-) async -> Duration? {
+    _ condition: () async throws -> Bool
+) async rethrows -> Duration? {
     let clock = ContinuousClock()
     let start = clock.now
-    while !condition() {
+    while try await !condition() {
         if clock.now - start > timeout { return nil }
-        try? await Task.sleep(for: .microseconds(100))
+        try? await Task.sleep(for: interval)
     }
     return clock.now - start
 }

@@ -166,10 +166,10 @@ await runExample("Stale-data prevention: the same faults, reference format vs ve
     }
     /// Both readers have applied the writers' latest changes of `key` (or the step failed).
     func settle(_ key: String, to value: String?) async throws {
-        let settled = try await within10s {
+        let settled = try await waitUntil(timeout: .seconds(10), every: .milliseconds(5)) {
             try await referenceReader.get(key) == value && versionedReader.localValue(forKey: key, as: String.self) == value
         }
-        guard settled else { throw ExampleFailure("the readers did not receive the changes of \(key)") }
+        guard settled != nil else { throw ExampleFailure("the readers did not receive the changes of \(key)") }
     }
     /// Publishes the first set event of `key` again on both channels, as a late delivery, and
     /// waits until both readers have received it.
@@ -182,10 +182,10 @@ await runExample("Stale-data prevention: the same faults, reference format vs ve
             }
             _ = try await raw.publish(payload, to: channel)
         }
-        let received = try await within10s {
+        let received = await waitUntil(timeout: .seconds(10), every: .milliseconds(5)) {
             referenceReader.messagesReceived > referenceBefore && versionedReader.stats.eventsReceived > versionedBefore
         }
-        guard received else { throw ExampleFailure("the late events were not delivered") }
+        guard received != nil else { throw ExampleFailure("the late events were not delivered") }
     }
 
     section("1. A late event: v1 then v2 are written; v1's event arrives once more, last")
@@ -222,15 +222,17 @@ await runExample("Stale-data prevention: the same faults, reference format vs ve
     _ = try await raw.send("CLIENT", "KILL", "TYPE", "pubsub")
     for writer in [referenceWriter, versionedWriter] { try await writer.set("stock", "v2") }
     // The versioned reader is fresh again once it has resubscribed and resynchronized.
-    let versionedFresh = try await within10s { try await versionedReader.get("stock", as: String.self) == "v2" }
+    let versionedFresh = try await waitUntil(timeout: .seconds(10), every: .milliseconds(5)) {
+        try await versionedReader.get("stock", as: String.self) == "v2"
+    } != nil
     let freshAfter = ContinuousClock.now - cut
     // The reference reader is subscribed again once a probe on its channel reaches it.
     let probesBefore = referenceReader.messagesReceived
-    let resubscribed = try await within10s {
+    let resubscribed = try await waitUntil(timeout: .seconds(10), every: .milliseconds(5)) {
         _ = try await raw.publish(#"{"key":"probe","sender":"probe","action":"invalidate"}"#, to: referenceChannel)
         return referenceReader.messagesReceived > probesBefore
     }
-    guard resubscribed else { throw ExampleFailure("the reference reader did not resubscribe") }
+    guard resubscribed != nil else { throw ExampleFailure("the reference reader did not resubscribe") }
     report("reference", serves: try await referenceReader.get("stock"), expected: "v2", redis: try await stored("stock"))
     report(
         "versioned", serves: try await versionedReader.get("stock", as: String.self), expected: "v2",
@@ -255,17 +257,6 @@ await runExample("Stale-data prevention: the same faults, reference format vs ve
     await referenceWriter.close()
     await versionedWriter.close()
     await versionedReader.close()
-}
-
-/// Polls `condition` every 5 ms for at most 10 s; true when it held.
-func within10s(
-    isolation: isolated (any Actor)? = #isolation, _ condition: () async throws -> Bool
-) async throws -> Bool {
-    for _ in 0..<2_000 {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    return false
 }
 
 /// A step of the example that did not happen as it must (the example then exits with status 1).
