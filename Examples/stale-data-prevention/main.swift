@@ -47,7 +47,7 @@ final class ReferenceReader: Sendable {
     /// The reference's receive rules.
     private func apply(_ message: RedisPubSubMessage) {
         received.add(1, ordering: .relaxed)
-        guard let event = try? JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any],
+        guard let event = eventFields(message.payload),
             let key = event["key"] as? String, let action = event["action"] as? String,
             event["sender"] as? String != podID
         else { return }
@@ -103,7 +103,7 @@ final class Tap: Sendable {
         captured.withLock { entries in
             entries.first { entry in
                 guard entry.channel == channel,
-                    let event = try? JSONSerialization.jsonObject(with: Data(entry.payload)) as? [String: Any]
+                    let event = eventFields(entry.payload)
                 else { return false }
                 return event["key"] as? String == key && event["action"] as? String == "set"
             }?.payload
@@ -257,6 +257,11 @@ await runExample("Stale-data prevention: the same faults, reference format vs ve
     await referenceWriter.close()
     await versionedWriter.close()
     await versionedReader.close()
+}
+
+/// The fields of an event payload (a JSON object, in both wire formats), or nil for anything else.
+func eventFields(_ payload: [UInt8]) -> [String: Any]? {
+    try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
 }
 
 /// A step of the example that did not happen as it must (the example then exits with status 1).

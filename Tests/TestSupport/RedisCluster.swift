@@ -53,19 +53,13 @@ public final class RedisCluster: Sendable {
     /// process may take it before Redis binds it (tests start servers concurrently): a node that
     /// fails to start is started again with a new bus port, up to five times.
     private static func startNode() async throws -> RedisServer {
-        var lastError: any Error = RedisServer.Failure.system("no cluster node started")
-        for _ in 0..<5 {
+        try await retrying(attempts: 5) {
             let bus = try RedisServer.freeLoopbackPort()
-            do {
-                return try await RedisServer.start(.init(extraArguments: [
-                    "--cluster-enabled", "yes", "--cluster-port", String(bus), "--cluster-node-timeout", "2000",
-                    "--cluster-require-full-coverage", "no",
-                ]))
-            } catch {
-                lastError = error
-            }
+            return try await RedisServer.start(.init(extraArguments: [
+                "--cluster-enabled", "yes", "--cluster-port", String(bus), "--cluster-node-timeout", "2000",
+                "--cluster-require-full-coverage", "no",
+            ]))
         }
-        throw lastError
     }
 
     /// Runs `redis-cli` with these arguments; throws with its output when it fails.

@@ -34,11 +34,7 @@ public final class RedisSentinelGroup: @unchecked Sendable {
     /// binds it (tests start servers concurrently): a group whose sentinel exits at start is
     /// started again on new ports, up to three times.
     public static func start() async throws -> RedisSentinelGroup {
-        var lastError: any Error = RedisServer.Failure.system("no Sentinel group started")
-        for _ in 0..<3 {
-            do { return try await startOnce() } catch { lastError = error }
-        }
-        throw lastError
+        try await retrying(attempts: 3) { try await startOnce() }
     }
 
     private static func startOnce() async throws -> RedisSentinelGroup {

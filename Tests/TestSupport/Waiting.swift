@@ -16,3 +16,13 @@ public func eventually(
     }
     Issue.record("timed out waiting for \(description)", sourceLocation: sourceLocation)
 }
+
+/// Runs `body` until it succeeds, at most `attempts` times; throws the last error. For fixtures
+/// whose start can lose a race for a free port to a concurrently starting test.
+public func retrying<Value>(attempts: Int, _ body: () async throws -> Value) async throws -> Value {
+    var lastError: (any Error)?
+    for _ in 0..<max(1, attempts) {
+        do { return try await body() } catch { lastError = error }
+    }
+    throw lastError!
+}
