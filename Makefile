@@ -72,6 +72,7 @@ examples-build: deps
 
 # Runs every example once, each on its own throwaway Redis and bounded in time (about 10 s in all).
 examples-run: examples-build
+	scripts/install-deps curl
 	scripts/with-redis-cleanup scripts/run-examples
 
 # The DocC catalog of DistributedCache (Sources/DistributedCache/DistributedCache.docc), as a
