@@ -243,25 +243,47 @@ public final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// Binds port 0 on the loopback address and returns the port the kernel chose.
+    ///
+    /// The port is released again before this returns, so another process can take it before
+    /// the caller binds it; a caller that must be sure wraps its start in a retry.
     public static func freeLoopbackPort() throws -> Int {
+        let (fd, port) = try bindLoopbackSocket()
+        close(fd)
+        return port
+    }
+
+    /// Runs `body` with a loopback port that refuses every connection for the whole call: a
+    /// socket is bound to it but never listens. Use it for "Redis is unreachable": a port from
+    /// ``freeLoopbackPort()`` can be taken by a parallel test's server before the test connects.
+    /// - Parameter body: runs while connecting to the port fails with ECONNREFUSED.
+    /// - Returns: what `body` returns.
+    public static func withRefusingLoopbackPort<Result>(_ body: (Int) async throws -> Result) async throws -> Result {
+        let (fd, port) = try bindLoopbackSocket()
+        defer { close(fd) }
+        return try await body(port)
+    }
+
+    /// A TCP socket bound to port 0 on 127.0.0.1, not listening, and the port the kernel chose.
+    /// The caller owns the descriptor.
+    private static func bindLoopbackSocket() throws -> (Int32, Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure.system("socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
             }
         }
-        guard bound == 0 else { throw Failure.system("bind: \(String(cString: strerror(errno)))") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        guard bound else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw Failure.system("bind: \(message)")
         }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     /// One blocking round trip on a fresh socket: AUTH when needed, then PING. Used only while

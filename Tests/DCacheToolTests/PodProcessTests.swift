@@ -140,9 +140,10 @@ func poll(
     }
 
     @Test func unreachableRedis_exitsWithAClearMessage() async throws {
-        let port = try RedisServer.freeLoopbackPort()
-        let pod = try InteractiveProcess(dcacheExecutable, ["pod", "--redis", "127.0.0.1:\(port)"])
-        #expect(pod.waitForExit() == 1)
+        try await RedisServer.withRefusingLoopbackPort { port in
+            let pod = try InteractiveProcess(dcacheExecutable, ["pod", "--redis", "127.0.0.1:\(port)"])
+            #expect(pod.waitForExit() == 1)
+        }
     }
 
     @Test func watch_printsDecodedEventsAndMalformedOnes() async throws {

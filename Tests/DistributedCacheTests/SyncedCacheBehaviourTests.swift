@@ -24,14 +24,16 @@ import TestSupport
     }
 
     @Test func redisDownAtStartup_isAClearError() async throws {
-        var options = SyncedCache.Options()
-        options.redisAddress = "127.0.0.1:\(try RedisServer.freeLoopbackPort())"
-        options.operationTimeout = .seconds(1)
-        await #expect {
-            _ = try await SyncedCache(options: options)
-        } throws: { error in
-            guard case CacheError.redis(.connectionRefused) = error else { return false }
-            return true
+        try await RedisServer.withRefusingLoopbackPort { port in
+            var options = SyncedCache.Options()
+            options.redisAddress = "127.0.0.1:\(port)"
+            options.operationTimeout = .seconds(1)
+            await #expect {
+                _ = try await SyncedCache(options: options)
+            } throws: { error in
+                guard case CacheError.redis(.connectionRefused) = error else { return false }
+                return true
+            }
         }
     }
 

@@ -28,28 +28,13 @@ import TestSupport
         ])
         #expect(openssl.waitForExit() == 0)
         let tlsPort = try RedisServer.freeLoopbackPort()
-        let tunnelPort = try RedisServer.freeLoopbackPort()
         let tls = ["--tls-port", String(tlsPort), "--tls-cert-file", certificate, "--tls-key-file", key,
                    "--tls-ca-cert-file", certificate, "--tls-auth-clients", "no"]
         try await withRedisServer(.init(extraArguments: tls)) { server in
-            let configuration = directory.appendingPathComponent("stunnel.conf").path
-            try """
-                foreground = yes
-                pid =
-                output = \(directory.appendingPathComponent("stunnel.log").path)
-                [redis]
-                client = yes
-                accept = 127.0.0.1:\(tunnelPort)
-                connect = 127.0.0.1:\(tlsPort)
-                CAfile = \(certificate)
-                verifyChain = yes
-                checkHost = localhost
-                """.write(toFile: configuration, atomically: true, encoding: .utf8)
-            // InteractiveProcess, not Foundation's Process: its waitUntilExit hangs when called
-            // from a task on this toolchain.
-            let tunnel = try InteractiveProcess(Self.stunnel!, [configuration])
+            let (tunnel, tunnelPort) = try await retrying(attempts: 5) {
+                try await startTunnel(to: server, tlsPort: tlsPort, certificate: certificate, in: directory)
+            }
             defer { tunnel.kill() }
-            try await waitUntilListening(port: tunnelPort)
 
             var caches: [SyncedCache] = []
             for pod in ["tls-a", "tls-b"] {
@@ -76,26 +61,60 @@ import TestSupport
         }
     }
 
-    private func waitUntilListening(port: Int) async throws {
+    /// Why a tunnel did not come up on the port it was given.
+    private struct TunnelNotReady: Error, CustomStringConvertible {
+        let port: Int
+        var description: String { "the tunnel on \(port) did not reach the test's server (port taken meanwhile?)" }
+    }
+
+    /// Starts stunnel in client mode on a free port and returns it once a marker written to
+    /// `server` directly reads back through the tunnel. Ports are chosen then released, so a
+    /// parallel test's redis-server can take the port first; stunnel then fails to bind while
+    /// that other server answers PING, and the marker tells the two apart.
+    private func startTunnel(
+        to server: RedisServer, tlsPort: Int, certificate: String, in directory: URL
+    ) async throws -> (InteractiveProcess, Int) {
+        let port = try RedisServer.freeLoopbackPort()
+        let configuration = directory.appendingPathComponent("stunnel-\(port).conf").path
+        try """
+            foreground = yes
+            pid =
+            output = \(directory.appendingPathComponent("stunnel-\(port).log").path)
+            [redis]
+            client = yes
+            accept = 127.0.0.1:\(port)
+            connect = 127.0.0.1:\(tlsPort)
+            CAfile = \(certificate)
+            verifyChain = yes
+            checkHost = localhost
+            """.write(toFile: configuration, atomically: true, encoding: .utf8)
+        // InteractiveProcess, not Foundation's Process: its waitUntilExit hangs when called
+        // from a task on this toolchain.
+        let tunnel = try InteractiveProcess(Self.stunnel!, [configuration])
+        let marker = UUID().uuidString
+        let direct = try await rawClient(server)
+        _ = try await direct.send("SET", "tunnel-marker", marker)
+        await direct.close()
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            if (try? await RedisClient.probe(port: port)) == true { return }
+            if (try? await RedisClient.read("tunnel-marker", port: port)) == marker { return (tunnel, port) }
             try await Task.sleep(for: .milliseconds(20))
         }
-        Issue.record("stunnel did not start listening on \(port)")
+        tunnel.kill()
+        throw TunnelNotReady(port: port)
     }
 }
 
 extension RedisClient {
-    /// True once a TCP connection to `port` on loopback succeeds and Redis answers PING.
-    static func probe(port: Int) async throws -> Bool {
+    /// The string at `key` on whatever answers on `port` on loopback, or nil when nothing does.
+    static func read(_ key: String, port: Int) async throws -> String? {
         let client = try RedisClient(configuration: .init(host: "127.0.0.1", port: port))
         defer { Task { await client.close() } }
         do {
             try await client.connect()
-            return try await client.ping() == "PONG"
+            return try await client.send("GET", key).string
         } catch {
-            return false
+            return nil
         }
     }
 }

@@ -170,15 +170,16 @@ func withClient<Result>(
     }
 
     @Test func connect_refused_isTypedError() async throws {
-        let port = try RedisServer.freeLoopbackPort()
-        let client = try RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: port))
-        await #expect {
-            try await client.connect()
-        } throws: { error in
-            if case RedisError.connectionRefused = error { return true }
-            return false
+        try await RedisServer.withRefusingLoopbackPort { port in
+            let client = try RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: port))
+            await #expect {
+                try await client.connect()
+            } throws: { error in
+                if case RedisError.connectionRefused = error { return true }
+                return false
+            }
+            await client.close()
         }
-        await client.close()
     }
 
     @Test func wrongPassword_isAuthenticationError() async throws {

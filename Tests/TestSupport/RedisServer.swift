@@ -23,3 +23,4 @@ public func withRedisServer<Result>(
     defer { server.kill() }
     return try await body(server)
 }
+
