@@ -225,8 +225,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         }
         let deadline = ContinuousClock.now + options.startTimeout
         while ContinuousClock.now < deadline {
-            if pid == nil { break }
-            if Self.answersPing(host: host, port: port, password: options.password) { return }
+            guard let pid else { break }
+            if Self.answersAsProcess(pid, host: host, port: port, password: options.password) { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw Failure.notReady(port: port, log: logTail())
@@ -286,9 +286,12 @@ public final class RedisServerProcess: @unchecked Sendable {
         return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
-    /// One blocking round trip on a fresh socket: AUTH when needed, then PING. Used only while
-    /// waiting for start-up, on the caller's task, with a short receive timeout.
-    static func answersPing(host: String, port: Int, password: String?) -> Bool {
+    /// One blocking round trip on a fresh socket: AUTH when needed, then INFO server, true when
+    /// the server that answers is process `pid`. Used only while waiting for start-up, on the
+    /// caller's task, with a short receive timeout. Checking the process id, not only PING, keeps
+    /// a start from returning another test's server that took the port first (ours then fails
+    /// to bind and exits, and the loop starts it again on a new port).
+    static func answersAsProcess(_ pid: Int32, host: String, port: Int, password: String?) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -306,18 +309,22 @@ public final class RedisServerProcess: @unchecked Sendable {
         guard connected == 0 else { return false }
         var request = ""
         if let password { request += "AUTH \(password)\r\n" }
-        request += "PING\r\n"
+        request += "INFO server\r\n"
         let sent = request.withCString { send(fd, $0, strlen($0), 0) }
         guard sent > 0 else { return false }
+        // INFO server is about 1.5 KB; the process id line comes after a few hundred bytes.
+        let expected = "\r\nprocess_id:\(pid)\r\n"
         var received = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while received.count < 64 {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while received.count < 16_384 {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n <= 0 { break }
             received += buffer[0..<n]
-            if String(decoding: received, as: UTF8.self).contains("PONG") { return true }
-            if received.last == UInt8(ascii: "\n"), password == nil { break }
+            let text = String(decoding: received, as: UTF8.self)
+            if text.contains(expected) { return true }
+            if text.contains("\r\nprocess_id:") && text.contains("\r\nrun_id:") { return false }
+            if text.hasPrefix("-") || text.contains("\r\n-") { return false }
         }
-        return String(decoding: received, as: UTF8.self).contains("PONG")
+        return false
     }
 }
