@@ -109,24 +109,7 @@ extension RedisClient {
         -> [Result<RESPValue, RedisError>]
     {
         let connections = commands.map { router.connection(forSlot: $0.routingSlot) }
-        var results = await withTaskGroup(of: (Int, Result<RESPValue, RedisError>).self) { group in
-            for (index, command) in commands.enumerated() {
-                let handle = UncheckedCommand(command)
-                let connection = UncheckedConnection(connection: connections[index])
-                group.addTask {
-                    do {
-                        return (index, .success(try await self.submit(handle.command, to: connection.connection)))
-                    } catch let error as RedisError {
-                        return (index, .failure(error))
-                    } catch {
-                        return (index, .failure(.closed))
-                    }
-                }
-            }
-            var collected = [Result<RESPValue, RedisError>?](repeating: nil, count: commands.count)
-            for await (index, result) in group { collected[index] = result }
-            return collected.map { $0! }
-        }
+        var results = await submitBatch(commands, to: { connections[$0] })
         for index in results.indices {
             let retry: Bool
             switch results[index] {
@@ -144,10 +127,5 @@ extension RedisClient {
             }
         }
         return results
-    }
-
-    /// Carries a connection into a task (it is only handed to the loop).
-    struct UncheckedConnection: @unchecked Sendable {
-        let connection: RedisConnection
     }
 }

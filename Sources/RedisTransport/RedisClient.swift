@@ -272,7 +272,16 @@ extension RedisClient {
         let connection =
             connections.count == 1 ? connections[0]
             : connections[nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count]
-        let batch = UncheckedBatch(encoded)
+        return await submitBatch(encoded, to: { _ in connection })
+    }
+
+    /// Submits every command in one loop job, command `i` on `connection(i)`, and waits for all
+    /// replies. Commands bound for one connection are written back to back, in order: one round
+    /// trip per connection, all connections at once.
+    nonisolated(nonsending) func submitBatch(
+        _ commands: [PendingCommand], to connection: (Int) -> RedisConnection
+    ) async -> [Result<RESPValue, RedisError>] {
+        let batch = UncheckedBatch(commands)
         let loop = eventLoop
         return await withCheckedContinuation { continuation in
             // Collected on the loop thread only (every completion runs there).
@@ -284,17 +293,18 @@ extension RedisClient {
                     remaining = count
                 }
             }
-            let collector = Collector(encoded.count)
+            let collector = Collector(commands.count)
             for (index, command) in batch.commands.enumerated() {
-                command.header.connection = Unmanaged.passUnretained(connection)
+                command.header.connection = Unmanaged.passUnretained(connection(index))
                 command.header.completion = .callback { result in
                     collector.results[index] = result
                     collector.remaining -= 1
                     if collector.remaining == 0 { continuation.resume(returning: collector.results.map { $0! }) }
                 }
             }
+            // Each command carries its connection (set above, before the hand-over).
             let submitAll: @Sendable () -> Void = {
-                for command in batch.commands { connection.submit(command) }
+                for command in batch.commands { command.header.connection!.takeUnretainedValue().submit(command) }
             }
             if loop.inEventLoop {
                 submitAll()

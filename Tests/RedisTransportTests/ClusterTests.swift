@@ -87,8 +87,12 @@ import TestSupport
             let source = try #require(client.clusterOwner(ofKey: key))
             let target = try #require(client.clusterPrimaries.first { $0 != source })
             try await cluster.migrate(slot: slot, from: source, to: target)
-            #expect(try await client.get(key) == Array(key.utf8))
+            // A pipeline first, on the old map: the moved key's GET comes back MOVED and is sent
+            // again on its own; the results keep their order.
+            let afterMove = try await client.pipeline(keys.map { ["GET", $0] })
+            #expect(afterMove.map { try? $0.get().string } == keys)
             #expect(client.clusterOwner(ofKey: key) == target)
+            #expect(try await client.get(key) == Array(key.utf8))
             try await client.set(key, to: "after")
             #expect(try await client.get(key) == Array("after".utf8))
             await client.close()
