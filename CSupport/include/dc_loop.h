@@ -2,9 +2,10 @@
  * The event-loop thread: one libuv loop, run by one thread that this object owns.
  *
  * Every hiredis context and libuv handle of a loop is created, used and freed on that loop's
- * thread; other threads reach it only through dc_loop_wakeup, which wraps uv_async_send (the one
- * thread-safe libuv call). The Swift side keeps its own job and request queues and drains them in
- * the on_wakeup hook; C only provides the thread, the wake-up and the per-turn hook.
+ * thread; other threads reach it only through dc_loop_wakeup, which writes to an eventfd the loop
+ * polls: no libuv call happens off the loop thread (dc_loop.c says why not uv_async_send). The
+ * Swift side keeps its own job and request queues and drains them in the on_wakeup hook; C only
+ * provides the thread, the wake-up and the per-turn hook.
  *
  * One loop turn, in libuv's order: timers; I/O callbacks (hiredis replies, the async wake-up);
  * then the "turn end" check hook, where Swift runs the jobs those callbacks made ready and writes

@@ -1,7 +1,7 @@
 // EventLoop: one libuv loop on one thread, as a Swift object and a Swift executor.
 //
 // Design note. Every hiredis context lives on a loop thread and is touched only there (hiredis
-// and libuv are not thread-safe; uv_async_send is the one exception). Other threads hand work to
+// and libuv are not thread-safe). Other threads hand work to
 // the loop through `inbox`, a mutex-protected queue, and wake it with dc_loop_wakeup, which costs
 // an eventfd write only when no wake-up is already pending.
 //
