@@ -293,10 +293,11 @@ extension SyncedCache {
     }
 
     /// Stores what a read brought back (decoded when the caller decoded it, else as bytes),
-    /// unless an invalidation overtook the read or the local cache already holds the same or a
+    /// unless a newer change overtook the read or the local cache already holds the same or a
     /// newer version.
     func fill<Value: Codable & Sendable>(_ key: String, _ record: RemoteRecord, decoded value: Value?) {
-        guard !isClosed, record.ttl != .zero, changes.mayCache(key, readAt: record.ticket) else { return }
+        guard !isClosed, record.ttl != .zero, changes.mayCache(key, readAt: record.ticket, version: record.version)
+        else { return }
         let expiresAt = record.ttl?.deadline(fromNanoseconds: dc_clock_now_ns()) ?? Int64.max
         let newer: (UInt64?) -> Bool = { current in current.map { record.version > $0 } ?? true }
         let stored: Bool

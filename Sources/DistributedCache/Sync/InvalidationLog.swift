@@ -9,7 +9,9 @@
 //    the local cache holds nothing to compare with. So every received change of a key, and every
 //    local delete, takes a ticket from a local sequence and records "key changed at ticket n"; a
 //    read notes the current ticket before it sends GET, and its reply may be cached only if the
-//    key has not changed since (`mayCache`). No wall clock is involved.
+//    key has not changed since, or the reply is at least as new as every (versioned) change
+//    recorded for the key, as when the change is the very write the read returns (`mayCache`).
+//    No wall clock is involved.
 // 2. Tombstones: a set older than a delete must never be applied, whether it is a captured event
 //    replayed by someone, or a duplicate. So each change also records its version, and a set
 //    event must carry a version above the key's `barrier`: the newest recorded version of the key,
@@ -32,7 +34,11 @@ import Primitives
 final class InvalidationLog: Sendable {
     private struct Change {
         var ticket: UInt64
+        /// The newest version among the recorded changes of the key.
         var version: UInt64
+        /// True when one of them came without a version (reference wire format, tracking
+        /// invalidations, tag invalidations, resyncs): `version` then does not bound them all.
+        var hasUnversioned: Bool
     }
 
     private struct State {
@@ -91,8 +97,10 @@ final class InvalidationLog: Sendable {
     func recordChange(of key: String, version: UInt64, horizon: UInt64) {
         state.withLock { state in
             state.ticket += 1
-            let previous = state.changed[key]?.version ?? 0
-            state.changed[key] = Change(ticket: state.ticket, version: max(previous, version))
+            let previous = state.changed[key]
+            state.changed[key] = Change(
+                ticket: state.ticket, version: max(previous?.version ?? 0, version),
+                hasUnversioned: (previous?.hasUnversioned ?? false) || version == 0)
             state.order.append((key, state.ticket))
             if state.order.count - state.orderStart > 2 * state.changed.count + InvalidationLog.compactionSlack {
                 // Most entries are stale (their key changed again since): keep the live ones, in
@@ -130,12 +138,17 @@ final class InvalidationLog: Sendable {
         }
     }
 
-    /// True when a read that took `ticket` may cache what it read for `key`.
-    func mayCache(_ key: String, readAt ticket: UInt64) -> Bool {
+    /// True when a read that took `ticket` may cache what it read for `key`: the key has not
+    /// changed since, or every change recorded for it has a version and the value read is at
+    /// least that new (`version` > 0). The second case is the common one of a read racing the
+    /// event of the very write it read: the event arrives during the read, and caching the reply
+    /// is still right, since it holds that write or a later one.
+    /// - Parameter version: the version of the value read; 0 when unknown.
+    func mayCache(_ key: String, readAt ticket: UInt64, version: UInt64 = 0) -> Bool {
         state.withLock { state in
             if ticket < state.ticketFloor { return false }
-            if let changed = state.changed[key] { return changed.ticket <= ticket }
-            return true
+            guard let changed = state.changed[key], changed.ticket > ticket else { return true }
+            return version > 0 && !changed.hasUnversioned && version >= changed.version
         }
     }
 

@@ -26,4 +26,24 @@ import Testing
         #expect(!log.mayCache("k1", readAt: lastTicket["k1"]!))
         #expect(log.mayCache("other", readAt: 0))
     }
+
+    /// A change that overtakes a read refuses the reply unless the reply is at least as new as
+    /// every change recorded for the key, all of them versioned.
+    @Test func overtakenRead_isCachedOnlyWhenAtLeastAsNewAsEveryChange() {
+        let log = InvalidationLog()
+        let horizon: UInt64 = 1 << 40
+        let read = log.ticket()
+        log.recordChange(of: "k", version: 500, horizon: horizon)
+        #expect(!log.mayCache("k", readAt: read), "version unknown: refused")
+        #expect(!log.mayCache("k", readAt: read, version: 499), "older than the change")
+        #expect(log.mayCache("k", readAt: read, version: 500), "the change's own write")
+        #expect(log.mayCache("k", readAt: read, version: 501))
+        log.recordChange(of: "k", version: 700, horizon: horizon)
+        #expect(!log.mayCache("k", readAt: read, version: 600), "older than the newest change")
+        // A change without a version (a tracking invalidation, a tag invalidation, a resync)
+        // bounds nothing: every overtaken read of the key is refused from then on.
+        log.recordChange(of: "k", version: 0, horizon: horizon)
+        #expect(!log.mayCache("k", readAt: read, version: 10_000))
+        #expect(log.mayCache("k", readAt: log.ticket(), version: 1), "a read after every change")
+    }
 }
