@@ -33,25 +33,42 @@ extension SyncedCache {
     func startBackgroundWork() {
         var tasks: [Task<Void, Never>] = []
         if options.pingInterval > .zero {
-            tasks.append(Task { [weak self] in await self?.pingLoop() })
+            tasks.append(repeating(every: options.pingInterval) { cache in cache.pingTick() })
         }
         if options.enableMetrics {
-            tasks.append(Task { [weak self] in await self?.metricsLoop() })
+            tasks.append(startMetricsExport())
         }
         background.withLock { $0 += tasks }
     }
 
-    private func pingLoop() async {
-        let interval = options.pingInterval
-        let clock = ContinuousClock()
-        var next = clock.now
-        while !Task.isCancelled && !isClosed {
-            Task { [weak self] in await self?.sendPing() }
-            let actions = health.watch.withLock { $0.check(now: dc_clock_now_ns()) }
-            carryOut(actions, reason: "no ping came back for \(options.pingTimeout)")
-            next = max(next + interval, clock.now)
-            try? await Task.sleep(until: next, clock: clock)
+    /// Runs `tick` with this instance every `interval` (on a schedule, not `interval` after each
+    /// tick) until the task is cancelled, the instance closes, or it is released. The task holds
+    /// the instance only while `tick` runs, never while it sleeps: an instance released without
+    /// ``close()`` goes away, and its deinit stops the rest.
+    func repeating(every interval: Duration, _ tick: @escaping @Sendable (SyncedCache) -> Void) -> Task<Void, Never> {
+        Task { [weak self] in
+            let clock = ContinuousClock()
+            var next = clock.now
+            while !Task.isCancelled, Self.tickIfOpen(self, tick) {
+                next = max(next + interval, clock.now)
+                try? await Task.sleep(until: next, clock: clock)
+            }
         }
+    }
+
+    /// Runs `tick` when `cache` is still there and open; false otherwise. A function of its own
+    /// so that the strong reference ends with the call.
+    private static func tickIfOpen(_ cache: SyncedCache?, _ tick: (SyncedCache) -> Void) -> Bool {
+        guard let cache, !cache.isClosed else { return false }
+        tick(cache)
+        return true
+    }
+
+    /// One turn of the liveness check: sends a ping and acts on what the watch decides.
+    private func pingTick() {
+        Task { [weak self] in await self?.sendPing() }
+        let actions = health.watch.withLock { $0.check(now: dc_clock_now_ns()) }
+        carryOut(actions, reason: "no ping came back for \(options.pingTimeout)")
     }
 
     /// Publishes one ping carrying its send time and records whether Redis accepted it; learns

@@ -222,6 +222,22 @@ public final class SyncedCache: Sendable {
             ])
     }
 
+    /// An instance released without ``close()`` (a forgotten close, an error thrown between
+    /// creating and closing it) stops what it started, without waiting: its background tasks,
+    /// the local cache's upkeep, and an owned event loop with every connection on it. A forgotten
+    /// close then leaks no thread and crashes nothing; close explicitly to let in-flight
+    /// commands finish.
+    deinit {
+        guard !closed.load(ordering: .acquiring) else { return }
+        removalSink?.finish()
+        for task in background.withLock({ $0 }) { task.cancel() }
+        local.close()
+        if ownsEventLoop {
+            let loop = eventLoop
+            Task.detached { await loop.shutdown() }
+        }
+    }
+
     /// Closes the instance: stops the pings and metrics, unsubscribes, closes the Redis
     /// connections (letting in-flight commands finish within their timeout) and releases the
     /// local cache and the event loop. Idempotent. Afterwards every operation throws

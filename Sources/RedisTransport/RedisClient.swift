@@ -38,6 +38,8 @@ public final class RedisClient: @unchecked Sendable {
     /// Redis Cluster routing (ClusterRouter.swift); nil for a single server.
     let router: ClusterRouter?
     private let nextConnection = Atomic<Int>(0)
+    /// Set by ``close()``; a client released without it closes itself (see `deinit`).
+    private let closeStarted = Atomic<Bool>(false)
     let observers = StateObservers()
     /// Script source -> SHA1 from SCRIPT LOAD.
     let scriptHashes = Locked<[String: String]>([:])
@@ -76,6 +78,21 @@ public final class RedisClient: @unchecked Sendable {
         }
     }
 
+    /// A client released without ``close()`` (a forgotten close, an error thrown in between):
+    /// the loop keeps its started connections alive until they are closed, so close them now,
+    /// without waiting, and stop an owned loop; pending commands fail with ``RedisError/closed``.
+    deinit {
+        guard !closeStarted.load(ordering: .relaxed) else { return }
+        let connections = router?.close() ?? self.connections
+        let loop = eventLoop
+        if ownsEventLoop {
+            // Shutdown closes every connection registered with the loop, then stops its thread.
+            Task.detached { await loop.shutdown() }
+        } else {
+            loop.execute { for connection in connections { connection.close {} } }
+        }
+    }
+
     /// Connects every connection and logs in (AUTH, SELECT, CLIENT SETNAME as configured).
     ///
     /// After the first success, lost connections are re-established automatically (with
@@ -106,6 +123,7 @@ public final class RedisClient: @unchecked Sendable {
     /// still get their replies (within their timeout). Stops the event loop if this client owns
     /// it. Idempotent. Must not be awaited from a task running on ``eventLoop``.
     public nonisolated(nonsending) func close() async {
+        closeStarted.store(true, ordering: .relaxed)
         let connections = router?.close() ?? self.connections
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             eventLoop.execute(

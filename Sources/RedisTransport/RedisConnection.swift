@@ -139,9 +139,13 @@ final class RedisConnection: @unchecked Sendable {
                     let text = String(decoding: UnsafeRawBufferPointer(start: message, count: length), as: UTF8.self)
                     RedisConnection.from(connection).receivedUnroutedError(text)
                 }
+                // The C context borrows an unretained pointer to self, so self must outlive it:
+                // from here the loop holds a started connection (these handlers capture it)
+                // until finishClose unregisters them, or the loop's shutdown closes it. An owner
+                // dropped without closing leaves it alive and closing, never dangling.
                 conn = dc_conn_create(loop.handle, &callbacks, Unmanaged.passUnretained(self).toOpaque())
-                loop.registerTurnEndHandler(self) { [unowned self] in self.flush() }
-                loop.registerCloseHandler(self) { [unowned self] done in self.close(done) }
+                loop.registerTurnEndHandler(self) { self.flush() }
+                loop.registerCloseHandler(self) { done in self.close(done) }
             }
             beginConnecting()
         }
@@ -225,7 +229,8 @@ final class RedisConnection: @unchecked Sendable {
             // Never from inside a hiredis callback: finishClose may be reached from one, so the
             // free runs in a fresh job.
             self.conn = nil
-            loop.executeOnLoop { dc_conn_free(conn) }
+            // The free can still call back into self (hiredis reports what it drops): keep it.
+            loop.executeOnLoop { withExtendedLifetime(self) { dc_conn_free(conn) } }
         }
         loop.unregister(self)
         setState(.closed, report: .closed)

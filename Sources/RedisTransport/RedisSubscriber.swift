@@ -70,6 +70,8 @@ public final class RedisSubscriber: @unchecked Sendable {
     public let eventLoop: EventLoop
     private let ownsEventLoop: Bool
     private let currentClientID = Atomic<Int64>(0)
+    /// Set by ``close()``; a subscriber released without it closes itself (see `deinit`).
+    private let closeStarted = Atomic<Bool>(false)
     let connection: RedisConnection
     let observers = StateObservers()
     private let handlers = Locked<[Int: @Sendable (RedisPubSubMessage) -> Void]>([:])
@@ -158,6 +160,19 @@ public final class RedisSubscriber: @unchecked Sendable {
         self.eventLoop.execute { [self] in connection.delegate = self }
     }
 
+    /// A subscriber released without ``close()``: its started connection stays alive on the loop
+    /// until closed, so close it now, without waiting, and stop an owned loop.
+    deinit {
+        guard !closeStarted.load(ordering: .relaxed) else { return }
+        let connection = connection
+        let loop = eventLoop
+        if ownsEventLoop {
+            Task.detached { await loop.shutdown() }
+        } else {
+            loop.execute { connection.close {} }
+        }
+    }
+
     /// Connects and logs in.
     /// - Throws: ``RedisError/connectionRefused(_:)``, ``RedisError/authenticationFailed(_:)``.
     public nonisolated(nonsending) func connect() async throws(RedisError) {
@@ -172,6 +187,7 @@ public final class RedisSubscriber: @unchecked Sendable {
     /// Closes the connection and, if owned, the event loop. Idempotent. Not from a task running
     /// on ``eventLoop``.
     public nonisolated(nonsending) func close() async {
+        closeStarted.store(true, ordering: .relaxed)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             eventLoop.execute(
                 { [connection] in connection.close { continuation.resume() } }, otherwise: { continuation.resume() })

@@ -23,6 +23,27 @@ import TestSupport
         }
     }
 
+    /// An instance released without close() (here: a test that throws before its close) stops
+    /// by itself: its connections close and nothing crashes.
+    @Test func releasedWithoutClose_stopsItsTransport() async throws {
+        try await withRedisServer { server in
+            do {
+                let writer = try await SyncedCache(options: testOptions(server, pod: "released-writer") {
+                    $0.readerCanSetToRedis = true
+                })
+                let reader = try await SyncedCache(options: testOptions(server, pod: "released-reader"))
+                try await writer.set("k", "v")
+                await eventually("propagation") { reader.localValue(forKey: "k", as: String.self) == "v" }
+            }
+            let raw = try await rawClient(server)
+            await eventually("the released instances' connections closed", timeout: .seconds(10)) {
+                let clients = (try? await raw.send("CLIENT", "LIST").string) ?? "name=dcache:released"
+                return !clients.contains("name=dcache:released")
+            }
+            await raw.close()
+        }
+    }
+
     @Test func redisDownAtStartup_isAClearError() async throws {
         try await RedisServer.withRefusingLoopbackPort { port in
             var options = SyncedCache.Options()

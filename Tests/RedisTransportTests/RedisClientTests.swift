@@ -169,6 +169,38 @@ func withClient<Result>(
         }
     }
 
+    /// A client or subscriber released without close() closes its connections and stops its
+    /// loop by itself: no crash (the loop still held callbacks into the released connections),
+    /// no connection left open.
+    @Test func clientAndSubscriberReleasedWithoutClose_closeThemselves() async throws {
+        try await withRedisServer { server in
+            let raw = try RedisClient(configuration: .init(host: server.host, port: server.port))
+            try await raw.connect()
+            do {
+                let client = try RedisClient(configuration: .init(host: server.host, port: server.port, clientName: "released-client"))
+                try await client.connect()
+                try await client.set("k", to: "v")
+                let subscriber = try RedisSubscriber(configuration: .init(host: server.host, port: server.port, clientName: "released-sub"))
+                try await subscriber.connect()
+                try await subscriber.subscribe(["released-channel"])
+                let shared = try EventLoop(name: "shared")
+                let onShared = try RedisClient(
+                    configuration: .init(host: server.host, port: server.port, clientName: "released-shared"), eventLoop: shared)
+                try await onShared.connect()
+                // A command in flight when the last reference goes.
+                Task { [onShared] in _ = try? await onShared.send("BLPOP", "never", "1") }
+                try await Task.sleep(for: .milliseconds(20))
+                _ = shared
+            }
+            await eventually("every released connection closed", timeout: .seconds(10)) {
+                let clients = (try? await raw.send("CLIENT", "LIST").string) ?? "name=released"
+                return !clients.contains("name=released")
+            }
+            #expect(try await raw.get("k") == Array("v".utf8))
+            await raw.close()
+        }
+    }
+
     @Test func connect_refused_isTypedError() async throws {
         try await RedisServer.withRefusingLoopbackPort { port in
             let client = try RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: port))
