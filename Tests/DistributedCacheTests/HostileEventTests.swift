@@ -118,6 +118,8 @@ import TestSupport
             try await writer.set("k", "captured")
             try await writer.set("untouched", "same")
             await eventually("propagation") { reader.localValue(forKey: "untouched", as: String.self) == "same" }
+            // The capture has its own connection: it may see the events later than the reader.
+            await eventually("captured") { capture.event(.set, of: "k") != nil }
             let replay = try #require(capture.event(.set, of: "k"))
             try await killSubscription(of: reader, on: server)
             try await Task.sleep(for: .milliseconds(50))
