@@ -289,6 +289,17 @@ public final class EventLoop: TaskExecutor, SerialExecutor, @unchecked Sendable 
         }
     }
 
+    /// For the deinit of a client or subscriber released without closing: closes `connections`
+    /// without waiting, or, when the owner owns this loop, shuts the loop down, which closes every
+    /// connection on it and stops the thread. Any thread.
+    func closeAbandoned(_ connections: [RedisConnection], ownsLoop: Bool) {
+        if ownsLoop {
+            Task.detached { [self] in await self.shutdown() }
+        } else {
+            execute { for connection in connections { connection.close {} } }
+        }
+    }
+
     private func closeEverythingThenStop() {
         let closers = Array(stopHandlers.values)
         stopHandlers.removeAll()

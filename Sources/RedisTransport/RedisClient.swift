@@ -83,14 +83,7 @@ public final class RedisClient: @unchecked Sendable {
     /// without waiting, and stop an owned loop; pending commands fail with ``RedisError/closed``.
     deinit {
         guard !closeStarted.load(ordering: .relaxed) else { return }
-        let connections = router?.close() ?? self.connections
-        let loop = eventLoop
-        if ownsEventLoop {
-            // Shutdown closes every connection registered with the loop, then stops its thread.
-            Task.detached { await loop.shutdown() }
-        } else {
-            loop.execute { for connection in connections { connection.close {} } }
-        }
+        eventLoop.closeAbandoned(router?.close() ?? connections, ownsLoop: ownsEventLoop)
     }
 
     /// Connects every connection and logs in (AUTH, SELECT, CLIENT SETNAME as configured).

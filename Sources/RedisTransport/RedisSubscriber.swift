@@ -164,13 +164,7 @@ public final class RedisSubscriber: @unchecked Sendable {
     /// until closed, so close it now, without waiting, and stop an owned loop.
     deinit {
         guard !closeStarted.load(ordering: .relaxed) else { return }
-        let connection = connection
-        let loop = eventLoop
-        if ownsEventLoop {
-            Task.detached { await loop.shutdown() }
-        } else {
-            loop.execute { connection.close {} }
-        }
+        eventLoop.closeAbandoned([connection], ownsLoop: ownsEventLoop)
     }
 
     /// Connects and logs in.
